@@ -1,0 +1,223 @@
+"""The one TOML file an installation writes: where the lake lives, its sources, directory and IP plan.
+
+Every section is a strict pydantic model (`extra="forbid"`), so a typo in a key is reported with
+its dotted path instead of being silently ignored. Relative paths are resolved against the
+directory of the configuration file, so a config can be moved together with its data.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from vigie.errors import ConfigError
+
+__all__ = [
+    "Config",
+    "DirectoryConfig",
+    "FormatConfig",
+    "LdapConfig",
+    "MoodleDatabaseConfig",
+    "RouteConfig",
+    "SourceConfig",
+    "load_config",
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RouteConfig(_Strict):
+    """Maps events of a shared source (CAS, IdP, reverse proxy) to a service.
+
+    A rule matches the source's routing target (service URL, SP entityID, virtual host):
+    `host` compares the host part exactly, `prefix` the beginning of the target and `pattern`
+    is a regular expression searched in it. Rules are tried in order; the first match wins.
+    """
+
+    service: str
+    host: str | None = None
+    prefix: str | None = None
+    pattern: str | None = None
+
+    @model_validator(mode="after")
+    def _one_criterion(self) -> RouteConfig:
+        given = [c for c in (self.host, self.prefix, self.pattern) if c is not None]
+        if len(given) != 1:
+            raise ValueError("a route needs exactly one of 'host', 'prefix' or 'pattern'")
+        return self
+
+
+class MoodleDatabaseConfig(_Strict):
+    """Connection to Moodle's PostgreSQL database, read for `logstore_standard_log`."""
+
+    uri: str = Field(description="postgresql://user@host:port/dbname (password from password_env)")
+    password_env: str | None = None
+    prefix: str = "mdl_"
+    batch_seconds: int = Field(default=86_400, gt=0, description="timecreated window per batch")
+
+
+class SourceConfig(_Strict):
+    """One log source: a format, the files (globs) or database to read, and its service."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
+    format: str
+    paths: list[str] = Field(default_factory=list)
+    database: MoodleDatabaseConfig | None = None
+    users_csv: str | None = Field(
+        default=None, description="Moodle CSV exports only: the mdl_user export (id, username)"
+    )
+    service: str | None = Field(default=None, description="fixed service name of every event")
+    routes: list[RouteConfig] = Field(default_factory=list)
+    default_service: str = "other"
+    encoding: Literal["utf-8", "latin-1"] = "utf-8"
+
+    @model_validator(mode="after")
+    def _where_and_what(self) -> SourceConfig:
+        if not self.paths and self.database is None:
+            raise ValueError("a source needs 'paths' (log files) or 'database'")
+        if self.service is None and not self.routes:
+            raise ValueError("a source needs 'service' or at least one entry in 'routes'")
+        return self
+
+
+class FormatConfig(_Strict):
+    """A custom format declared in the config file (same keys as the shipped format files)."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    description: str = ""
+    kind: Literal["lines", "json", "multiline"] = "lines"
+    pattern: str | None = None
+    template: str | None = None
+    split: str | None = None
+    record_start: str | None = None
+    record_end: str | None = None
+    time_field: str = "time"
+    time_format: str = "%Y-%m-%d %H:%M:%S"
+    year: Literal["present", "infer"] = "present"
+    route_on: str | None = None
+    fields: dict[str, str] = Field(default_factory=dict)
+    extract: dict[str, str] = Field(default_factory=dict)
+
+
+class LdapConfig(_Strict):
+    """An LDAP directory read with a paged search."""
+
+    url: str
+    bind_dn: str | None = None
+    password_env: str | None = Field(
+        default=None, description="environment variable that holds the bind password"
+    )
+    people_base: str
+    people_filter: str = "(objectClass=person)"
+    structures_base: str | None = None
+    page_size: int = Field(default=500, gt=0)
+
+
+class DirectoryConfig(_Strict):
+    """Where the SI directory comes from, and which attributes vigie reads."""
+
+    ldif: str | None = None
+    ldap: LdapConfig | None = None
+    attributes: dict[str, str] = Field(
+        default_factory=dict,
+        description="overrides of the attribute names, e.g. {uid = 'supannAliasLogin'}",
+    )
+    population_labels: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> DirectoryConfig:
+        if (self.ldif is None) == (self.ldap is None):
+            raise ValueError("the directory needs exactly one of 'ldif' or 'ldap'")
+        return self
+
+
+class VigieConfig(_Strict):
+    """Installation-wide settings."""
+
+    lake: str = "lake"
+    timezone: str = "Europe/Paris"
+    school_zone: Literal["A", "B", "C", "Corse", "DOM-TOM"] = "B"
+    secret_file: str | None = None
+    secret_env: str = "VIGIE_SECRET"
+    chunk_mb: int = Field(default=64, gt=0, le=1024)
+    retention_months: int | None = Field(default=None, gt=0)
+
+
+class Config(_Strict):
+    """The whole configuration file."""
+
+    vigie: VigieConfig = VigieConfig()
+    directory: DirectoryConfig | None = None
+    network: dict[str, list[str]] = Field(
+        default_factory=dict, description="zone name -> list of CIDR blocks"
+    )
+    formats: list[FormatConfig] = Field(default_factory=list)
+    sources: Annotated[list[SourceConfig], Field(min_length=1)]
+    base_dir: Path = Path(".")
+
+    @field_validator("sources")
+    @classmethod
+    def _unique_names(cls, sources: list[SourceConfig]) -> list[SourceConfig]:
+        names = [s.name for s in sources]
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:
+            raise ValueError(f"source names must be unique; repeated: {', '.join(duplicated)}")
+        return sources
+
+    def path(self, value: str) -> Path:
+        """Resolves a path from the file against the configuration's directory."""
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else self.base_dir / p
+
+    @property
+    def lake_path(self) -> Path:
+        return self.path(self.vigie.lake)
+
+
+def _dotted(loc: tuple[int | str, ...], data: dict[str, object]) -> str:
+    """Turns pydantic's location into the TOML key a user wrote (`sources[2].format`)."""
+    out = ""
+    node: object = data
+    for part in loc:
+        if isinstance(part, int):
+            name = ""
+            if isinstance(node, list) and part < len(node) and isinstance(node[part], dict):
+                name = str(node[part].get("name", ""))
+            out += f"[{part}]" + (f" (name = {name!r})" if name else "")
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+        else:
+            out += ("." if out else "") + part
+            node = node.get(part) if isinstance(node, dict) else None
+    return out
+
+
+def load_config(path: Path) -> Config:
+    """Reads and validates a configuration file.
+
+    Raises:
+        ConfigError: naming the file and the key at fault, with what is expected.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read configuration file {path}: {exc.strerror}") from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    try:
+        return Config.model_validate({**data, "base_dir": path.resolve().parent})
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key = _dotted(tuple(err["loc"]), data) or "(top level)"
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key (check its spelling in docs/configuration.md)"
+            problems.append(f"  {key}: {msg}")
+        raise ConfigError(f"{path}: invalid configuration\n" + "\n".join(problems)) from exc

@@ -1,0 +1,105 @@
+"""Dated, pseudonymous snapshots of the directory, and the as-of table events are joined with.
+
+Each `vigie ingest` loads the directory (LDAP or LDIF) and keeps it as the snapshot of that day
+(`lake/directory/snapshot_date=…`), with pseudonyms in place of logins. An event is enriched with
+the snapshot valid on its date; events older than the first snapshot get the first one (the
+directory as first known), which is what a new installation backfilling its logs needs. The
+snapshots also give the population of each day, the denominator of every adoption rate.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+
+import duckdb
+import pyarrow as pa
+
+from vigie.config import Config
+from vigie.errors import ConfigError
+from vigie.privacy.pseudonym import Pseudonymizer
+from vigie.referential.directory import Directory, load_ldap, load_ldif
+from vigie.warehouse.lake import Lake
+
+__all__ = ["PEOPLE_COLUMNS", "load_people", "snapshot_directory"]
+
+PEOPLE_COLUMNS = (
+    "user_pseudo", "population", "affiliations", "structure", "structure_label",
+    "structure_parent", "etape", "diplome", "cursus_year",
+)
+
+
+def read_directory(config: Config) -> Directory:
+    """Loads the configured directory (LDIF file or LDAP server)."""
+    settings = config.directory
+    assert settings is not None
+    attributes = settings.attributes or None
+    if settings.ldif is not None:
+        return load_ldif(config.path(settings.ldif), attributes=attributes)
+    ldap = settings.ldap
+    assert ldap is not None
+    password = None
+    if ldap.password_env:
+        password = os.environ.get(ldap.password_env)
+        if password is None:
+            raise ConfigError(
+                f"directory.ldap.password_env: the environment variable {ldap.password_env} "
+                "is not set"
+            )
+    return load_ldap(
+        ldap.url,
+        bind_dn=ldap.bind_dn,
+        password=password,
+        people_base=ldap.people_base,
+        people_filter=ldap.people_filter,
+        structures_base=ldap.structures_base,
+        page_size=ldap.page_size,
+        attributes=attributes,
+    )
+
+
+def snapshot_directory(
+    config: Config, lake: Lake, con: duckdb.DuckDBPyConnection, pseudonymizer: Pseudonymizer,
+    *, on: date,
+) -> int:
+    """Stores today's directory as a pseudonymous snapshot (replacing one of the same day)."""
+    directory = read_directory(config)
+    people = directory.people
+    pseudo = pseudonymizer.table(people.column("uid").combine_chunks())
+    con.register("_people_raw", people)
+    con.register("_people_pseudo", pseudo)
+    columns = ", ".join(f"r.{c}" for c in PEOPLE_COLUMNS[1:])
+    with lake.transaction() as tx:
+        folder = f"snapshot_date={on.isoformat()}"
+        tx.drop(f"directory/{folder}")
+        target = tx.area("directory") / folder
+        target.mkdir(parents=True, exist_ok=True)
+        con.execute(
+            f"COPY (SELECT p.user_pseudo, {columns} FROM _people_raw r "
+            "JOIN _people_pseudo p ON p.user = r.uid ORDER BY p.user_pseudo) "
+            f"TO '{target}/part-{tx.id}.parquet' (FORMAT parquet, COMPRESSION zstd)"
+        )
+    con.unregister("_people_raw")
+    con.unregister("_people_pseudo")
+    return people.num_rows
+
+
+def load_people(lake: Lake, con: duckdb.DuckDBPyConnection) -> None:
+    """Registers `people`: every snapshot with the date from which it is valid."""
+    files = sorted(lake.table("directory").glob("snapshot_date=*/*.parquet"))
+    if not files:
+        empty = pa.table(
+            {"user_pseudo": pa.array([], pa.string()), "valid_from": pa.array([], pa.date32())}
+            | {c: pa.array([], pa.string()) for c in PEOPLE_COLUMNS[1:] if c != "affiliations"}
+            | {"affiliations": pa.array([], pa.list_(pa.string()))}
+        )
+        con.register("people", empty)
+        return
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE people AS "
+        "SELECT * EXCLUDE (snapshot_date), "
+        "CASE WHEN snapshot_date = min(snapshot_date) OVER () THEN DATE '0001-01-01' "
+        "ELSE snapshot_date END AS valid_from "
+        f"FROM read_parquet({[str(f) for f in files]}, hive_partitioning = true, "
+        "hive_types = {'snapshot_date': DATE})"
+    )

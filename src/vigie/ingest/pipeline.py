@@ -1,0 +1,274 @@
+"""`vigie ingest`: every source's new lines, parsed, enriched and committed to the lake.
+
+Each chunk of a file is one lake transaction that also records, in the catalogue, how far the
+file has been read: rerunning on the same files adds nothing, a grown file is read from where it
+stopped, and a run killed at any point is finished or forgotten by the next one. A file that
+cannot be read is reported and skipped; the others go on.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import duckdb
+import pyarrow as pa
+
+from vigie.config import Config, SourceConfig
+from vigie.errors import SourceError, VigieError
+from vigie.ingest.directory import load_people, snapshot_directory
+from vigie.ingest.enrich import Enricher, route_sql
+from vigie.privacy.pseudonym import Pseudonymizer
+from vigie.referential.network import ZonePlan
+from vigie.sources.compile import CompiledFormat, compile_format, sql_str
+from vigie.sources.reader import Chunk, LogFile, discover, fingerprint, read_chunks
+from vigie.sources.spec import FormatSpec, available_formats, resolve
+from vigie.warehouse.lake import FileState, Lake, Transaction
+
+__all__ = ["FileReport", "RunReport", "ingest"]
+
+#: Called after each chunk with (source name, file path, bytes read in this chunk).
+ProgressHook = Callable[[str, Path, int], None]
+
+
+@dataclass
+class FileReport:
+    """What one run did with one file."""
+
+    source: str
+    path: Path
+    rows: int = 0
+    quarantined: int = 0
+    error: str | None = None
+
+
+@dataclass
+class RunReport:
+    """What one run did: per-file counts and the size of the directory snapshot."""
+
+    files: list[FileReport] = field(default_factory=list)
+    people: int | None = None
+
+    @property
+    def rows(self) -> int:
+        return sum(f.rows for f in self.files)
+
+    @property
+    def quarantined(self) -> int:
+        return sum(f.quarantined for f in self.files)
+
+
+@contextmanager
+def _exclusive(lake: Lake) -> Iterator[None]:
+    """One ingestion at a time per lake (cron runs may overlap)."""
+    with (lake.meta / "ingest.lock").open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise VigieError(
+                f"another `vigie ingest` is running on {lake.root}; wait for it to finish"
+            ) from None
+        yield
+
+
+def _match(file: LogFile, known: list[FileState]) -> FileState | None:
+    """The catalogue entry of this file, whatever its current name (rotation)."""
+    for state in known:
+        if state.head_len <= len(file.head) and file.head_hash(state.head_len) == state.head_hash:
+            return state
+    return None
+
+
+@dataclass
+class _SourceRun:
+    """One source being ingested: its format, routing and the run-wide enrichment."""
+
+    source: SourceConfig
+    spec: FormatSpec
+    compiled: CompiledFormat
+    service_sql: str
+    enricher: Enricher
+    con: duckdb.DuckDBPyConnection
+    timezone: str
+
+    def process(self, chunk: Chunk, tx: Transaction) -> tuple[int, int]:
+        """Parses, enriches and stages one chunk; returns (rows, quarantined)."""
+        con = self.con
+        con.register("raw_lines", chunk.lines)
+        con.execute(
+            "CREATE OR REPLACE TEMP VIEW lines AS SELECT line_no, byte_offset, "
+            "rtrim(line, chr(13) || chr(10)) AS line FROM raw_lines"
+        )
+        reference = datetime.fromtimestamp(chunk.file.mtime, tz=UTC)
+        query = self.compiled.query("lines", timezone=self.timezone, reference=reference)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE parsed AS {query}")
+        rows, bad = con.execute(
+            "SELECT count(*) FILTER (_reason IS NULL), count(*) FILTER (_reason IS NOT NULL) "
+            "FROM parsed"
+        ).fetchall()[0]
+        if rows:
+            self.enricher.prepare_dimensions("parsed")
+            events = self.enricher.events_sql(
+                "parsed", service=self.service_sql, source=self.source.name,
+                format_name=self.spec.name,
+            )
+            con.execute(
+                f"COPY ({events}) TO '{tx.area('events')}' (FORMAT parquet, "
+                f"PARTITION_BY (service, month), FILENAME_PATTERN 'part-{tx.id}-{{i}}', "
+                "COMPRESSION zstd, OVERWRITE_OR_IGNORE true)"
+            )
+        if bad:
+            folder = tx.area("quarantine") / f"source={self.source.name}"
+            folder.mkdir(parents=True, exist_ok=True)
+            con.execute(
+                f"COPY (SELECT {sql_str(str(chunk.file.path))} AS file, line_no, byte_offset, "
+                f"_reason AS reason, {sql_str(self.spec.name)} AS format, "
+                "current_timestamp AS quarantined_at FROM parsed WHERE _reason IS NOT NULL "
+                f"ORDER BY line_no) TO '{folder}/part-{tx.id}.parquet' (FORMAT parquet)"
+            )
+        con.unregister("raw_lines")
+        return int(rows), int(bad)
+
+
+def _pending_record(run: _SourceRun, chunk: Chunk, *, final: bool) -> Chunk:
+    """For multi-line formats, keeps the last record out of the chunk if it may be incomplete."""
+    spec = run.spec
+    if spec.kind != "multiline" or spec.record_start is None:
+        return chunk
+    run.con.register("raw_lines", chunk.lines)
+    last = run.con.execute(
+        "SELECT max(byte_offset), max(line_no) FILTER (regexp_matches(line, "
+        f"{sql_str(spec.record_start)})) FROM raw_lines WHERE regexp_matches(line, "
+        f"{sql_str(spec.record_start)})"
+    ).fetchall()[0]
+    closing = run.con.execute(
+        "SELECT rtrim(line, chr(13) || chr(10)) FROM raw_lines WHERE trim(line) <> '' "
+        "ORDER BY line_no DESC LIMIT 1"
+    ).fetchall()[0]
+    run.con.unregister("raw_lines")
+    if last is None or last[0] is None:
+        return chunk
+    closed = (
+        spec.record_end is not None and bool(closing)
+        and run.con.execute(
+            "SELECT regexp_matches(?, ?)", [closing[0][0], spec.record_end]
+        ).fetchall() == [(True,)]
+    )
+    if closed or (final and chunk.file.compressed):
+        return chunk
+    start_offset, start_line = int(last[0]), int(last[1])
+    kept = chunk.lines.filter(pa.compute.less(chunk.lines.column("line_no"), start_line))
+    return Chunk(chunk.file, chunk.start_offset, start_offset, start_line - 1, kept, False)
+
+
+def _ingest_file(
+    run: _SourceRun, lake: Lake, path: Path, report: FileReport, chunk_bytes: int,
+    progress: ProgressHook | None,
+) -> None:
+    file = fingerprint(path)
+    if not file.head:
+        return
+    state = _match(file, lake.known_files(run.source.name))
+    offset, line_no = (state.offset, state.lines) if state else (0, 0)
+    rows_total = state.rows if state else 0
+    bad_total = state.quarantined if state else 0
+    head_len = len(file.head)
+    restart = True
+    while restart:
+        restart = False
+        for chunk in read_chunks(
+            file, offset=offset, line_no=line_no, chunk_bytes=chunk_bytes,
+            encoding=run.source.encoding,
+        ):
+            kept = _pending_record(run, chunk, final=chunk.at_end)
+            if kept.end_offset <= offset:
+                break  # a single record still being written: wait for the next run
+            with lake.transaction() as tx:
+                rows, bad = run.process(kept, tx) if kept.lines.num_rows else (0, 0)
+                rows_total, bad_total = rows_total + rows, bad_total + bad
+                tx.files.append(
+                    FileState(
+                        run.source.name, file.head_hash(head_len), head_len, str(path),
+                        kept.end_offset, kept.end_line, rows_total, bad_total,
+                    )
+                )
+            report.rows += rows
+            report.quarantined += bad
+            if progress is not None:
+                progress(run.source.name, path, kept.end_offset - offset)
+            offset, line_no = kept.end_offset, kept.end_line
+            if kept is not chunk:
+                restart = True  # re-read from the start of the held-back record
+                break
+
+
+def _apply_retention(config: Config, lake: Lake) -> None:
+    months = config.vigie.retention_months
+    if months is None:
+        return
+    today = datetime.now(ZoneInfo(config.vigie.timezone)).date()
+    index = today.year * 12 + today.month - 1 - months
+    oldest = f"{index // 12:04d}-{index % 12 + 1:02d}"
+    expired = [
+        p for p in lake.table("events").glob("service=*/month=*")
+        if p.name.removeprefix("month=") < oldest
+    ]
+    if expired:
+        with lake.transaction() as tx:
+            for folder in expired:
+                tx.drop(str(folder.relative_to(lake.root)))
+
+
+def ingest(
+    config: Config,
+    *,
+    secret: bytes,
+    snapshot_date: date | None = None,
+    progress: ProgressHook | None = None,
+    sources: list[str] | None = None,
+) -> RunReport:
+    """Runs one ingestion of the configured sources (all, or those named)."""
+    lake = Lake(config.lake_path)
+    report = RunReport()
+    try:
+        with _exclusive(lake):
+            formats = available_formats(
+                [f.model_dump(exclude_unset=True) for f in config.formats]
+            )
+            con = duckdb.connect()
+            con.execute(f"SET threads = {os.cpu_count() or 2}")
+            pseudonymizer = Pseudonymizer(secret)
+            tz = config.vigie.timezone
+            if config.directory is not None:
+                today = snapshot_date or datetime.now(ZoneInfo(tz)).date()
+                report.people = snapshot_directory(config, lake, con, pseudonymizer, on=today)
+            load_people(lake, con)
+            enricher = Enricher(con, tz, config.vigie.school_zone, ZonePlan(config.network),
+                                pseudonymizer)
+            selected = [s for s in config.sources if sources is None or s.name in sources]
+            for source in selected:
+                spec = resolve(source.format, formats)
+                run = _SourceRun(
+                    source, spec, compile_format(spec),
+                    route_sql(source.routes, fixed=source.service,
+                              default=source.default_service),
+                    enricher, con, tz,
+                )
+                for path in discover(source.paths, config.base_dir):
+                    file_report = FileReport(source.name, path)
+                    report.files.append(file_report)
+                    try:
+                        _ingest_file(run, lake, path, file_report,
+                                     config.vigie.chunk_mb << 20, progress)
+                    except (SourceError, duckdb.Error, UnicodeDecodeError) as exc:
+                        file_report.error = str(exc).splitlines()[0]
+            _apply_retention(config, lake)
+    finally:
+        lake.close()
+    return report

@@ -1,0 +1,300 @@
+"""Read a SUPANN directory (LDIF export or live LDAP) into two arrow tables.
+
+Why two readers: production sites point vigie at their LDAP replica, while demos, tests and
+air-gapped installs only have an LDIF export. Both end in
+:func:`vigie.referential.supann.build_people`, so they cannot disagree on what a person is.
+
+ldap3 has no LDIF *reader*, so a small RFC 2849 parser lives here: base64 values (``attr::``),
+folded lines (continuations start with one space), comments (also folded), ``version:`` line,
+attribute options (``cn;lang-fr``), ``changetype: add`` records; other change records and
+``attr:< URL`` values are skipped, since an export of content never needs them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from ldap3 import NONE, SUBTREE, Connection, Server
+from ldap3.core.exceptions import LDAPException, LDAPInvalidFilterError
+from ldap3.utils.conv import escape_filter_chars
+
+from vigie.errors import ConfigError, SourceError
+from vigie.referential.supann import (
+    DEFAULT_ATTRIBUTES,
+    Entry,
+    build_people,
+    build_structures,
+    resolve_attributes,
+)
+
+__all__ = [
+    "DEFAULT_ATTRIBUTES",
+    "Directory",
+    "equality_filter",
+    "load_ldap",
+    "load_ldif",
+    "parse_ldif",
+]
+
+_LINE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9.-]*)((?:;[A-Za-z0-9-]+)*)(::|:<|:)[ ]*(.*)$")
+_ATTRIBUTE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]*(?:;[A-Za-z0-9-]+)*$")
+_STRUCTURE_ATTRIBUTES = ("supannCodeEntite", "description", "ou", "supannCodeEntiteParent")
+
+
+@dataclass(frozen=True)
+class Directory:
+    """People (one row per uid) and structures (one row per supannCodeEntite).
+
+    Column names and types are :data:`vigie.referential.supann.PEOPLE_SCHEMA` and
+    :data:`vigie.referential.supann.STRUCTURES_SCHEMA`.
+    """
+
+    people: pa.Table
+    structures: pa.Table
+
+
+def _needed(names: Mapping[str, str]) -> set[str]:
+    """Lower-cased attributes worth keeping in memory (a directory may hold photos)."""
+    return {*names.values(), "objectclass", *(a.lower() for a in _STRUCTURE_ATTRIBUTES)}
+
+
+def _logical_lines(path: Path) -> Iterator[tuple[int, str | None]]:
+    """Unfolded lines with the number of their first physical line; None marks a blank line.
+
+    Comments (and their folded continuations) are dropped here.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SourceError(f"LDIF {path}: cannot be read ({exc.strerror or exc})") from exc
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        bad_line = data.count(b"\n", 0, exc.start) + 1
+        raise SourceError(f"LDIF {path}, line {bad_line}: not valid UTF-8") from exc
+    current: list[str] | None = None
+    start = 0
+    in_comment = False
+    for number, physical in enumerate(text.split("\n"), start=1):
+        line = physical.removesuffix("\r")
+        if line.startswith(" "):
+            if in_comment:
+                continue
+            if current is None:
+                raise SourceError(
+                    f"LDIF {path}, line {number}: continuation line (starting with a space) "
+                    "without a line to continue"
+                )
+            current.append(line[1:])
+            continue
+        if current is not None:
+            yield start, "".join(current)
+            current = None
+        in_comment = line.startswith("#")
+        if in_comment:
+            continue
+        if not line:
+            yield number, None
+            continue
+        current, start = [line], number
+    if current is not None:
+        yield start, "".join(current)
+
+
+def _value(path: Path, number: int, kind: str, raw: str) -> str | None:
+    """Decode one value; None for ``:<`` URL references, which vigie does not fetch."""
+    if kind == ":":
+        return raw
+    if kind == ":<":
+        return None
+    try:
+        decoded = base64.b64decode(raw.strip(), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise SourceError(f"LDIF {path}, line {number}: invalid base64 value") from exc
+    return decoded.decode("utf-8", errors="replace")
+
+
+def parse_ldif(path: Path, *, keep: set[str] | None = None) -> Iterator[Entry]:
+    """Yield ``(dn, {attribute: [values]})`` for each content (or ``changetype: add``) record.
+
+    Attribute names are lower-cased without options; ``keep`` (lower-cased names) limits which
+    attributes are stored. Raises SourceError naming the file and line of a malformed line.
+    """
+    dn: str | None = None
+    attrs: dict[str, list[str]] = {}
+    skipping = False
+    first_record = True
+    for number, line in _logical_lines(path):
+        if line is None:
+            if dn is not None and not skipping:
+                yield dn, attrs
+            if dn is not None or skipping:
+                first_record = False
+            dn, attrs, skipping = None, {}, False
+            continue
+        if skipping:
+            continue
+        match = _LINE.match(line)
+        if match is None:
+            shown = line if len(line) <= 60 else line[:57] + "..."
+            raise SourceError(
+                f"LDIF {path}, line {number}: expected 'attribute: value', found {shown!r}"
+            )
+        name, _options, kind, raw = match.groups()
+        lowered = name.lower()
+        if dn is None:
+            if lowered == "version" and first_record:
+                continue
+            if lowered != "dn":
+                raise SourceError(
+                    f"LDIF {path}, line {number}: an entry must start with 'dn:', "
+                    f"found attribute {name!r}"
+                )
+            dn = _value(path, number, kind, raw) or ""
+            continue
+        if lowered == "changetype":
+            if (_value(path, number, kind, raw) or "").strip().lower() != "add":
+                skipping = True
+            continue
+        if keep is not None and lowered not in keep:
+            continue
+        value = _value(path, number, kind, raw)
+        if value is not None:
+            attrs.setdefault(lowered, []).append(value)
+    if dn is not None and not skipping:
+        yield dn, attrs
+
+
+def load_ldif(
+    path: Path,
+    *,
+    attributes: Mapping[str, str] | None = None,
+) -> Directory:
+    """Load people and structures from an LDIF export of a SUPANN directory.
+
+    A person is an entry with a uid that is a person/inetOrgPerson/supannPerson or sits under
+    ``ou=people``; a structure has a supannCodeEntite and is a supannEntite or sits under
+    ``ou=structures``. Everything else (the base, organizational units, groups) is skipped.
+    """
+    names = resolve_attributes(attributes)
+    entries = list(parse_ldif(Path(path), keep=_needed(names)))
+    structures = build_structures(entries)
+    return Directory(people=build_people(entries, structures, names), structures=structures)
+
+
+def equality_filter(attribute: str, value: str) -> str:
+    """``(attribute=value)`` with the value escaped per RFC 4515 (``*``, ``(``, ``)``, ``\\``, NUL).
+
+    Use it whenever a configured or user-supplied value is put into a filter, so a value like
+    ``R&D (Paris) *`` matches literally instead of changing the filter.
+    """
+    if not _ATTRIBUTE_NAME.match(attribute):
+        raise ConfigError(f"LDAP filter: {attribute!r} is not an LDAP attribute name")
+    return f"({attribute}={escape_filter_chars(value)})"
+
+
+def _decode_entry(item: Mapping[str, Any]) -> Entry:
+    """ldap3 result -> Entry, from raw bytes so decoding does not depend on a fetched schema."""
+    attrs: dict[str, list[str]] = {}
+    for name, values in item.get("raw_attributes", {}).items():
+        key = str(name).split(";", 1)[0].lower()
+        attrs.setdefault(key, []).extend(
+            v.decode("utf-8", errors="replace") if isinstance(v, bytes) else str(v) for v in values
+        )
+    return str(item.get("dn", "")), attrs
+
+
+def _search(
+    connection: Connection,
+    url: str,
+    base: str,
+    search_filter: str,
+    attributes: list[str],
+    page_size: int,
+) -> list[Entry]:
+    """Paged subtree search; the server never has to return more than ``page_size`` at once."""
+    try:
+        results = connection.extend.standard.paged_search(
+            search_base=base,
+            search_filter=search_filter,
+            search_scope=SUBTREE,
+            attributes=attributes,
+            paged_size=page_size,
+            generator=True,
+        )
+        return [_decode_entry(item) for item in results if item.get("type") == "searchResEntry"]
+    except LDAPInvalidFilterError as exc:
+        raise ConfigError(f"LDAP {url}: invalid search filter {search_filter!r} ({exc})") from exc
+    except LDAPException as exc:
+        raise SourceError(
+            f"LDAP {url}: search under {base!r} with filter {search_filter!r} failed: {exc}"
+        ) from exc
+
+
+def load_ldap(
+    url: str,
+    *,
+    bind_dn: str | None,
+    password: str | None,
+    people_base: str,
+    people_filter: str,
+    structures_base: str | None,
+    page_size: int = 500,
+    attributes: Mapping[str, str] | None = None,
+    timeout: float = 30.0,
+) -> Directory:
+    """Load people and structures from a live LDAP server with paged searches.
+
+    ``people_filter`` is trusted to select people (build interpolated parts with
+    :func:`equality_filter`); structures are the ``(supannCodeEntite=*)`` entries under
+    ``structures_base``, or none when it is None. Anonymous bind when ``bind_dn`` is None.
+    """
+    if page_size < 1:
+        raise ConfigError(f"LDAP {url}: page_size must be >= 1, got {page_size}")
+    if bind_dn is not None and not password:
+        raise ConfigError(f"LDAP {url}: bind_dn {bind_dn!r} is set but the password is empty")
+    names = resolve_attributes(attributes)
+    people_attributes = sorted({*names.values(), "objectclass"})
+    try:
+        server = Server(url, get_info=NONE, connect_timeout=timeout)
+        connection = Connection(
+            server,
+            user=bind_dn,
+            password=password,
+            auto_bind=True,
+            read_only=True,
+            receive_timeout=max(1, math.ceil(timeout)),  # ldap3 packs it as an int
+            raise_exceptions=True,
+        )
+    except LDAPException as exc:
+        who = f"as {bind_dn!r}" if bind_dn else "anonymously"
+        raise SourceError(f"LDAP {url}: cannot connect and bind {who}: {exc}") from exc
+    try:
+        structure_entries = (
+            _search(
+                connection,
+                url,
+                structures_base,
+                "(supannCodeEntite=*)",
+                [*_STRUCTURE_ATTRIBUTES, "objectClass"],
+                page_size,
+            )
+            if structures_base
+            else []
+        )
+        people_entries = _search(
+            connection, url, people_base, people_filter, people_attributes, page_size
+        )
+    finally:
+        connection.unbind()
+    structures = build_structures(structure_entries, require_structure=False)
+    people = build_people(people_entries, structures, names, require_person=False)
+    return Directory(people=people, structures=structures)

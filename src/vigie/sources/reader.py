@@ -1,0 +1,214 @@
+"""Reads log files as chunks of lines, from where the previous run stopped.
+
+A file is known by a fingerprint of its first bytes (after decompression), not by its path, so
+logrotate's renames (`x.log` → `x.log.1` → `x.log.2.gz`) are recognised as the same file and
+are not read twice. Offsets count decompressed bytes. A chunk is cut on a line boundary and
+turned into an Arrow column without copying the text (the line offsets are found with numpy);
+lines that are not valid text are kept as NULL so that the quarantine can name them.
+"""
+
+from __future__ import annotations
+
+import bz2
+import glob
+import gzip
+import hashlib
+import lzma
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import pyarrow as pa
+
+from vigie.errors import SourceError
+
+__all__ = ["HEAD_BYTES", "Chunk", "LogFile", "discover", "fingerprint", "read_chunks"]
+
+#: Bytes of a file's beginning that identify it across renames and compression.
+HEAD_BYTES = 1024
+
+_OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+
+
+def is_compressed(path: Path) -> bool:
+    return path.suffix in _OPENERS
+
+
+def open_binary(path: Path) -> BinaryIO:
+    """Opens a plain, gzip, bzip2 or xz file for reading decompressed bytes."""
+    opener = _OPENERS.get(path.suffix)
+    if opener is None:
+        return path.open("rb")
+    stream: BinaryIO = opener(path, "rb")  # type: ignore[operator]
+    return stream
+
+
+@dataclass(frozen=True)
+class LogFile:
+    """A file to read, with its identity."""
+
+    path: Path
+    head: bytes
+    mtime: float
+    compressed: bool
+
+    def head_hash(self, length: int | None = None) -> str:
+        """Hash of the first `length` bytes (all of the head by default)."""
+        return hashlib.sha256(self.head[: len(self.head) if length is None else length]).hexdigest()
+
+
+def fingerprint(path: Path) -> LogFile:
+    """Reads the first bytes of a file (decompressed) to identify it."""
+    try:
+        with open_binary(path) as stream:
+            head = stream.read(HEAD_BYTES)
+        return LogFile(path, head, path.stat().st_mtime, is_compressed(path))
+    except (OSError, EOFError, lzma.LZMAError) as exc:
+        raise SourceError(f"{path}: cannot read ({exc}); is it a complete, readable file?") from exc
+
+
+def discover(patterns: list[str], base: Path) -> list[Path]:
+    """Files matching the globs, oldest first (rotated parts before the live file)."""
+    found: set[Path] = set()
+    for pattern in patterns:
+        full = pattern if Path(pattern).is_absolute() else str(base / pattern)
+        found.update(Path(p) for p in glob.glob(full, recursive=True) if Path(p).is_file())
+    return sorted(found, key=lambda p: (p.stat().st_mtime, str(p)))
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Consecutive complete lines of one file.
+
+    `lines` has columns `line_no` (1-based, within the file), `byte_offset` (of the line's start,
+    in decompressed bytes) and `line` (text without its end of line; NULL if not valid text).
+    `end_offset`/`end_line` say where the next chunk starts.
+    """
+
+    file: LogFile
+    start_offset: int
+    end_offset: int
+    end_line: int
+    lines: pa.Table
+    at_end: bool = False
+
+
+def _valid_text(data: bytes, newlines: np.ndarray, starts: np.ndarray) -> np.ndarray | None:
+    """Mask of lines that are valid UTF-8, or None when all are (the common, fast case)."""
+    try:
+        data.decode("utf-8")
+        return None
+    except UnicodeDecodeError:
+        pass
+    valid = np.ones(len(starts), dtype=bool)
+    position = 0
+    # One decode per *bad line*: each error skips to the next line start.
+    while position < len(data):
+        try:
+            data[position:].decode("utf-8")
+            break
+        except UnicodeDecodeError as exc:
+            bad = int(np.searchsorted(newlines, position + exc.start))
+            valid[bad] = False
+            position = int(newlines[bad]) + 1 if bad < len(newlines) else len(data)
+    return valid
+
+
+def _to_lines(data: bytes, first_line: int, base_offset: int, encoding: str) -> pa.Table:
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    newlines = np.flatnonzero(buffer == 10)
+    if len(data) and data[-1:] != b"\n":
+        newlines = np.append(newlines, len(data))  # a last line without end of line (EOF)
+    count = len(newlines)
+    starts = np.empty(count, dtype=np.int64)
+    if count:
+        starts[0] = 0
+        starts[1:] = newlines[:-1] + 1
+    file_offsets = starts + base_offset
+    if encoding != "utf-8":
+        # Latin-1 sources: transcode the whole chunk once; line count is unchanged.
+        data = data.decode(encoding).encode("utf-8")
+        buffer = np.frombuffer(data, dtype=np.uint8)
+        newlines = np.flatnonzero(buffer == 10)
+        if len(data) and data[-1:] != b"\n":
+            newlines = np.append(newlines, len(data))
+        starts = np.empty(count, dtype=np.int64)
+        if count:
+            starts[0] = 0
+            starts[1:] = newlines[:-1] + 1
+    # Each line keeps its end of line in the buffer; the parsing SQL trims it.
+    offsets = np.empty(count + 1, dtype=np.int64)
+    offsets[0] = 0
+    offsets[1:] = np.minimum(newlines + 1, len(data))
+    valid = _valid_text(data, newlines, starts)
+    validity = None if valid is None else pa.array(valid).buffers()[1]
+    null_count = 0 if valid is None else int(count - valid.sum())
+    text = pa.LargeStringArray.from_buffers(
+        count, pa.py_buffer(offsets), pa.py_buffer(data), validity, null_count
+    )
+    return pa.table(
+        {
+            "line_no": pa.array(np.arange(first_line, first_line + count, dtype=np.int64)),
+            "byte_offset": pa.array(file_offsets),
+            "line": text,
+        }
+    )
+
+
+def read_chunks(
+    file: LogFile,
+    *,
+    offset: int,
+    line_no: int,
+    chunk_bytes: int,
+    encoding: str = "utf-8",
+) -> Iterator[Chunk]:
+    """Chunks of complete lines after `offset` (decompressed bytes) of `file`.
+
+    A last line without end of line is left for a later run while the file may still grow; in
+    a compressed (hence finished) file it is read.
+    """
+    try:
+        with open_binary(file.path) as stream:
+            _skip(stream, offset)
+            carry = b""
+            position = offset
+            while True:
+                block = stream.read(chunk_bytes)
+                data = carry + block
+                if not data:
+                    return
+                at_end = not block
+                cut = data.rfind(b"\n") + 1
+                if at_end and file.compressed:
+                    cut = len(data)
+                if cut == 0:
+                    if at_end:
+                        return
+                    carry = data
+                    continue
+                body, carry = data[:cut], data[cut:]
+                lines = _to_lines(body, line_no + 1, position, encoding)
+                line_no += lines.num_rows
+                position += len(body)
+                yield Chunk(file, position - len(body), position, line_no, lines, at_end)
+                if at_end:
+                    return
+    except (OSError, EOFError, lzma.LZMAError) as exc:
+        raise SourceError(f"{file.path}: read error after byte {offset}: {exc}") from exc
+
+
+def _skip(stream: BinaryIO, offset: int) -> None:
+    if not offset:
+        return
+    if stream.seekable() and not isinstance(stream, gzip.GzipFile | bz2.BZ2File | lzma.LZMAFile):
+        stream.seek(offset)
+        return
+    remaining = offset
+    while remaining:
+        got = stream.read(min(remaining, 1 << 24))
+        if not got:
+            raise SourceError(f"file is shorter than the {offset} bytes already read")
+        remaining -= len(got)
