@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from vigie.errors import SourceError
+from vigie.errors import ConfigError, SourceError
 from vigie.referential.directory import equality_filter, load_ldif, parse_ldif
 from vigie.referential.supann import PEOPLE_SCHEMA, STRUCTURES_SCHEMA
 
@@ -57,7 +57,7 @@ def test_referential_directory_agimus_legacy_affectation_by_mapping() -> None:
     assert directory.people["structure"].null_count == 0
 
 
-def test_referential_directory_fixture_people(tmp_path: Path) -> None:
+def test_referential_directory_fixture_people() -> None:
     directory = load_ldif(Path(__file__).parent / "fixtures" / "univ-test.ldif")
     rows = {row["uid"]: row for row in directory.people.to_pylist()}
     assert len(rows) == 10  # not the base, OUs, group, reader role or structures
@@ -111,8 +111,12 @@ def test_referential_directory_ldif_syntax_features(tmp_path: Path) -> None:
     assert entries == [
         (
             "uid=a,ou=people,dc=x",
-            {"objectclass": ["inetOrgPerson"], "uid": ["a"], "cn": ["élève"],
-             "edupersonaffiliation": ["student"]},
+            {
+                "objectclass": ["inetOrgPerson"],
+                "uid": ["a"],
+                "cn": ["élève"],
+                "edupersonaffiliation": ["student"],
+            },
         ),
         ("uid=b,ou=people,dc=x", {"uid": ["b"]}),
     ]
@@ -160,5 +164,5 @@ def test_referential_directory_empty_ldif(tmp_path: Path) -> None:
 
 def test_referential_directory_equality_filter_escapes() -> None:
     assert equality_filter("uid", "a*b(c)\\d") == r"(uid=a\2ab\28c\29\5cd)"
-    with pytest.raises(Exception, match="not an LDAP attribute name"):
+    with pytest.raises(ConfigError, match="not an LDAP attribute name"):
         equality_filter("uid)(x", "a")

@@ -123,7 +123,9 @@ def test_referential_supann_structures_table() -> None:
         ("cn=D,dc=x", {"supanncodeentite": ["D"], "objectclass": ["supannEntite"]}),
     ]
     table = build_structures(entries)
-    assert table.schema == pa.schema([("code", pa.string()), ("label", pa.string()), ("parent", pa.string())])
+    assert table.schema == pa.schema(
+        [("code", pa.string()), ("label", pa.string()), ("parent", pa.string())]
+    )
     assert table.to_pylist() == [
         {"code": "A", "label": "Short A", "parent": None},
         {"code": "B", "label": "Long B", "parent": "A"},

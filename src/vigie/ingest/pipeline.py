@@ -266,7 +266,7 @@ def ingest(
                     try:
                         _ingest_file(run, lake, path, file_report,
                                      config.vigie.chunk_mb << 20, progress)
-                    except (SourceError, duckdb.Error, UnicodeDecodeError) as exc:
+                    except (SourceError, duckdb.Error, OSError, ValueError) as exc:
                         file_report.error = str(exc).splitlines()[0]
             _apply_retention(config, lake)
     finally:

@@ -22,7 +22,10 @@ Classes, checked in this order (first match wins):
 ``desktop``
     a desktop OS: Windows, Mac OS X/macOS, Linux distributions, Chrome OS, BSDs, Solaris.
 ``other``
-    everything else, including NULL and empty strings (browser and os are then NULL).
+    everything else, including NULL and empty strings.
+
+browser and os are ua-parser families; ``'Other'`` when ua-parser does not recognise them,
+NULL only when there is no user agent (NULL or blank).
 """
 
 from __future__ import annotations
@@ -69,10 +72,14 @@ _DESKTOP_OS = re.compile(
 )
 
 
-def _family(value: object) -> str | None:
-    """ua-parser says 'Other' when it does not know; vigie keeps that (it is informative)."""
+def _family(value: object) -> str:
+    """Family name, or 'Other' (ua-parser's legacy word) when ua-parser matched nothing.
+
+    ua-parser 1.0 returns None for an unmatched part; 'Other' keeps NULL for "no user agent
+    at all" only, so a GROUP BY tells the two apart.
+    """
     family = getattr(value, "family", None)
-    return str(family) if family else None
+    return str(family) if family else "Other"
 
 
 def classify_user_agent(user_agent: str | None) -> tuple[str, str | None, str | None]:
@@ -83,10 +90,10 @@ def classify_user_agent(user_agent: str | None) -> tuple[str, str | None, str | 
     if cached is not None:
         return cached
     result = parse(user_agent)
-    device_family = _family(result.device) or ""
+    device_family = _family(result.device)
     browser = _family(result.user_agent)
     os_family = _family(result.os)
-    device = _device_class(user_agent, device_family, os_family or "")
+    device = _device_class(user_agent, device_family, os_family)
     classified: _Classified = (device, browser, os_family)
     if len(_CACHE) >= CACHE_LIMIT:
         _CACHE.clear()

@@ -53,7 +53,7 @@ class ZonePlan:
             self._names.append(zone)
             for cidr in [cidrs] if isinstance(cidrs, str) else cidrs:
                 network = _parse_cidr(zone, cidr)
-                if network in seen:
+                if seen.get(network, zone) != zone:
                     raise ConfigError(
                         f"network zone {zone!r}: CIDR {cidr!r} is already in zone "
                         f"{seen[network]!r}; a network can belong to one zone only"

@@ -45,7 +45,8 @@ def template_regex(template: str, *, anchored_end: bool = False) -> str:
 
     A field stops at the first character of the literal that follows it (as Apache's own
     parser does); a field followed by a literal of three characters or more stops lazily at that
-    whole literal, so a URL may contain `]` before `] [USER-AGENT:`; the last field takes the rest.
+    whole literal, so a URL may contain `]` before `] [USER-AGENT:`; the last field takes the rest,
+    up to the template's closing literal at the end of the line.
     """
     pieces = _pieces(template)
     out = "^"
@@ -54,14 +55,16 @@ def template_regex(template: str, *, anchored_end: bool = False) -> str:
         if name is None:
             continue
         following = pieces[i + 1][0] if i + 1 < len(pieces) else ""
-        if not following:
+        if not following or i + 2 == len(pieces):
+            # The last field takes everything up to the template's closing literal, if any.
+            anchored_end = anchored_end or bool(following)
             body = ".*"
         elif len(following) >= 3:
             body = ".*?"
         else:
             body = "[^" + re.escape(following[0]) + "]*"
         out += f"(?P<{name}>{body})"
-    return out + ("$" if anchored_end else "")
+    return out + (r"\s*$" if anchored_end else "")
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import glob
 import gzip
 import hashlib
 import lzma
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,7 +66,7 @@ def fingerprint(path: Path) -> LogFile:
         with open_binary(path) as stream:
             head = stream.read(HEAD_BYTES)
         return LogFile(path, head, path.stat().st_mtime, is_compressed(path))
-    except (OSError, EOFError, lzma.LZMAError) as exc:
+    except (OSError, EOFError, lzma.LZMAError, zlib.error) as exc:
         raise SourceError(f"{path}: cannot read ({exc}); is it a complete, readable file?") from exc
 
 
@@ -196,7 +197,7 @@ def read_chunks(
                 yield Chunk(file, position - len(body), position, line_no, lines, at_end)
                 if at_end:
                     return
-    except (OSError, EOFError, lzma.LZMAError) as exc:
+    except (OSError, EOFError, lzma.LZMAError, zlib.error) as exc:
         raise SourceError(f"{file.path}: read error after byte {offset}: {exc}") from exc
 
 

@@ -1,0 +1,25 @@
+"""Fixtures shared by the whole suite: real inputs from ../shared and small configurations."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
+AGIMUS = REAL / "agimus-demo"
+
+
+@pytest.fixture(autouse=True)
+def _secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test runs with a pseudonymization secret in the environment."""
+    monkeypatch.setenv("VIGIE_SECRET", "test-secret-0123456789abcdef")
+
+
+def write_config(folder: Path, body: str, vigie: str = "") -> Path:
+    """Writes `vigie.toml` in `folder` (lake inside it) and returns its path."""
+    path = folder / "vigie.toml"
+    head = '[vigie]\nlake = "lake"\n' + textwrap.dedent(vigie)
+    path.write_text(head + textwrap.dedent(body), encoding="utf-8")
+    return path

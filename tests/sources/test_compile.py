@@ -1,0 +1,123 @@
+"""Formats compile to one SQL query; the split fast path and the regex agree."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from vigie.errors import FormatError
+from vigie.sources.compile import compile_format, template_regex
+from vigie.sources.spec import FormatSpec, available_formats, builtin_formats
+
+REFERENCE = datetime(2026, 1, 10, tzinfo=UTC)
+
+
+def parse(spec: FormatSpec, lines: list[str | None], reference: datetime = REFERENCE) -> list[dict]:
+    con = duckdb.connect()
+    con.register("raw", pa.table({
+        "line_no": pa.array(range(1, len(lines) + 1), pa.int64()),
+        "byte_offset": pa.array([0] * len(lines), pa.int64()),
+        "line": pa.array(lines, pa.string()),
+    }))
+    sql = compile_format(spec).query("raw", timezone="Europe/Paris", reference=reference)
+    result = con.sql(sql + " ORDER BY line_no")
+    return [dict(zip(result.columns, row, strict=True)) for row in result.fetchall()]
+
+
+def test_sources_compile_template_regex_stops_at_next_literal() -> None:
+    assert template_regex("{a} [{b}] {c}") == r"^(?P<a>[^\ ]*)\ \[(?P<b>[^\]]*)\]\ (?P<c>.*)"
+    assert template_regex("[{a}] [{b}]") == r"^\[(?P<a>.*?)\]\ \[(?P<b>.*)\]\s*$"
+
+
+def test_sources_compile_apache_combined_with_user_and_trace() -> None:
+    spec = builtin_formats()["apache_combined"]
+    line = (
+        '127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326 '
+        '"http://www.example.com/start.html" "Mozilla/4.08 [en] (Win98; I ;Nav)" '
+        '"SESSION_ROUTE=ent5" TRACE-98063-lpBciGY9-cas1'
+    )
+    (row,) = parse(spec, [line])
+    assert row["_reason"] is None
+    assert row["user"] == "frank"
+    assert row["ip"] == "127.0.0.1"
+    assert row["action"] == "GET"
+    assert row["target"] == "/apache_pb.gif"
+    assert row["status"] == "200"
+    assert row["user_agent"] == "Mozilla/4.08 [en] (Win98; I ;Nav)"
+    assert row["trace"] == "TRACE-98063-lpBciGY9-cas1"
+    assert row["ts"] == datetime(2000, 10, 10, 20, 55, 36, tzinfo=UTC)
+
+
+def test_sources_compile_apache_fallback_handles_escaped_quote() -> None:
+    """A user agent with an escaped quote breaks the split fast path; the regex takes over."""
+    spec = builtin_formats()["apache_combined"]
+    line = ('192.0.2.1 - - [10/Oct/2000:13:55:36 +0200] "GET / HTTP/1.1" 200 5 "-" '
+            '"Mozilla \\"quoted\\" agent"')
+    (row,) = parse(spec, [line])
+    assert row["_reason"] is None
+    assert row["ip"] == "192.0.2.1" and row["user"] is None
+
+
+def test_sources_compile_quarantine_reasons() -> None:
+    spec = builtin_formats()["apache_combined"]
+    good = '192.0.2.1 - - [10/Oct/2000:13:55:36 +0200] "GET / HTTP/1.1" 200 5 "-" "ua"'
+    bad_time = good.replace("10/Oct/2000", "99/Foo/2000")
+    rows = parse(spec, [good, "garbage", None, bad_time])
+    assert rows[0]["_reason"] is None
+    assert rows[1]["_reason"] == "does not match format apache_combined"
+    assert rows[2]["_reason"].startswith("not valid UTF-8")
+    assert rows[3]["_reason"].startswith("unreadable time")
+
+
+def test_sources_compile_cas_servicestats_real_line() -> None:
+    spec = builtin_formats()["cas_servicestats"]
+    line = ("[Fri Sep 25 00:22:07 CEST 2015] [IP:193.49.162.13] [ID:ens0] "
+            "[TICKET:ST-316434-bW7cGs7vmbIJZMcD4yZW-cas1] [SERVICE:https://ent.univ-lorraine.fr/Login] "
+            "[USER-AGENT:Mozilla/5.0 (Windows NT 6.3; WOW64; Trident/7.0; rv:11.0) like Gecko]")
+    (row,) = parse(spec, [line, line.replace("CEST", "CET").replace("Sep 25", "Dec 25")][:1])
+    assert row["user"] == "ens0"
+    assert row["target"] == "https://ent.univ-lorraine.fr/Login"
+    assert row["ts"] == datetime(2015, 9, 24, 22, 22, 7, tzinfo=UTC)
+    assert row["user_agent"].endswith("like Gecko")
+
+
+def test_sources_compile_cas_service_url_with_bracket_uses_fallback() -> None:
+    spec = builtin_formats()["cas_servicestats"]
+    line = ("[Fri Sep 25 00:22:07 CEST 2015] [IP:192.0.2.1] [ID:u1] [TICKET:ST-1] "
+            "[SERVICE:https://x.fr/?a[0]=1] [USER-AGENT:Mozilla [FBAN/FBIOS]]")
+    (row,) = parse(spec, [line])
+    assert row["_reason"] is None
+    assert row["target"] == "https://x.fr/?a[0]=1"
+    assert row["user_agent"] == "Mozilla [FBAN/FBIOS]"
+
+
+def test_sources_compile_syslog_year_inferred_across_new_year() -> None:
+    spec = FormatSpec(name="sys", pattern=r"^(?P<time>\w{3} +\d+ [\d:]{8}) (?P<user>\S+)",
+                      time_format="%b %d %H:%M:%S", year="infer")
+    rows = parse(spec, ["Dec 31 23:59:00 alice", "Jan  1 00:01:00 bob"],
+                 reference=datetime(2026, 1, 1, 1, 0, tzinfo=UTC))
+    assert rows[0]["ts"] == datetime(2025, 12, 31, 22, 59, tzinfo=UTC)
+    assert rows[1]["ts"] == datetime(2025, 12, 31, 23, 1, tzinfo=UTC)  # 1 Jan 2026, Paris
+
+
+def test_sources_compile_custom_format_from_config_entry() -> None:
+    formats = available_formats([{
+        "name": "adeweb", "pattern": r"^(?P<time>\S+ \S+) (?P<user>\w+) (?P<action>\w+)$",
+        "time_format": "%Y-%m-%d %H:%M:%S",
+    }])
+    (row,) = parse(formats["adeweb"], ["2026-03-02 08:15:00 jdoe consult"])
+    assert (row["user"], row["action"]) == ("jdoe", "consult")
+    assert row["ts"] == datetime(2026, 3, 2, 7, 15, tzinfo=UTC)  # Paris winter time
+
+
+def test_sources_compile_custom_format_cannot_shadow_builtin() -> None:
+    with pytest.raises(FormatError, match="already a shipped format"):
+        available_formats([{"name": "apache_combined", "pattern": "(?P<time>.*)"}])
+
+
+def test_sources_compile_bad_declaration_names_the_field() -> None:
+    with pytest.raises(FormatError, match="fields"):
+        available_formats([{"name": "x", "pattern": "(?P<time>.*)", "fields": {"nope": "1"}}])
