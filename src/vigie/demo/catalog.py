@@ -506,3 +506,85 @@ SURNAMES: tuple[str, ...] = (
     "Paul", "Laine", "Carré", "Breton", "Rémy", "Schneider", "Perrot", "Guyot", "Barre",
     "Marty", "Cousin", "Haddad", "Benali", "Diallo", "Traoré", "Kone", "Mendes", "Ferreira",
 )  # fmt: skip
+
+#: Services reached through the Shibboleth IdP (SAML), routed on the SP's entityID host.
+SAML_SERVICES: tuple[ServiceProfile, ...] = (
+    ServiceProfile(
+        name="partage",
+        host="partage.renater.fr",
+        urls=("https://partage.renater.fr/shibboleth",),
+        volume=26_000,
+        adoption=(0.02, 0.35, 0.45, 0.5),
+        intensity=(0.5, 1.0, 1.2, 1.2),
+        smartphone=0.15,
+        outside=0.45,
+    ),
+    ServiceProfile(
+        name="renater-filesender",
+        host="filesender.renater.fr",
+        urls=("https://filesender.renater.fr/shibboleth",),
+        volume=14_000,
+        adoption=(0.05, 0.4, 0.35, 0.6),
+        intensity=(0.4, 1.0, 1.0, 1.3),
+        smartphone=0.05,
+        outside=0.4,
+    ),
+    ServiceProfile(
+        name="evento",
+        host="evento.renater.fr",
+        urls=("https://evento.renater.fr/shibboleth",),
+        volume=6_000,
+        adoption=(0.01, 0.3, 0.3, 0.3),
+        smartphone=0.2,
+        outside=0.35,
+    ),
+    ServiceProfile(
+        name="fun-mooc",
+        host="www.fun-mooc.fr",
+        urls=("https://www.fun-mooc.fr/shibboleth",),
+        volume=8_000,
+        adoption=(0.08, 0.05, 0.05, 0.05),
+        smartphone=0.25,
+        outside=0.8,
+        weekday=(1.0, 1.0, 1.0, 1.0, 1.0, 0.8, 0.9),
+    ),
+)
+
+#: Mail clients (IMAP/POP) logging in to Dovecot: phones and desktop clients, polling often.
+MAIL_CLIENTS = ServiceProfile(
+    name="mail",
+    host=f"imap.{DOMAIN}",
+    urls=(),
+    volume=300_000,
+    adoption=(0.22, 0.75, 0.85, 0.7),
+    intensity=(0.5, 1.2, 1.4, 1.0),
+    smartphone=0.45,
+    tablet=0.03,
+    outside=0.5,
+    weekday=(1.05, 1.0, 1.0, 1.0, 0.95, 0.55, 0.55),
+    holiday_factor=0.7,
+)
+
+#: Nextcloud's own sync clients (desktop and mobile), seen in its audit log.
+NEXTCLOUD_CLIENTS = ServiceProfile(
+    name="nextcloud",
+    host=f"cloud.{DOMAIN}",
+    urls=(),
+    volume=45_000,
+    adoption=(0.08, 0.35, 0.45, 0.5),
+    intensity=(0.6, 1.0, 1.3, 1.2),
+    smartphone=0.3,
+    outside=0.5,
+    weekday=(1.0, 1.0, 1.0, 1.0, 0.95, 0.5, 0.5),
+)
+
+UA_NEXTCLOUD_CLIENTS: tuple[str, ...] = (
+    "Mozilla/5.0 (Windows) mirall/3.14.3stable-Win64 (build 20241107) (Nextcloud, "
+    "windows-10.0.22631 ClientArchitecture: x86_64 OsArchitecture: x86_64)",
+    "Mozilla/5.0 (Macintosh) mirall/3.14.3stable-macOS (build 20241107) (Nextcloud, "
+    "osx-23.6.0 ClientArchitecture: arm64 OsArchitecture: arm64)",
+    "Mozilla/5.0 (Linux) mirall/3.13.4 (Nextcloud, ubuntu-6.8.0-49-generic "
+    "ClientArchitecture: x86_64 OsArchitecture: x86_64)",
+    "Mozilla/5.0 (Android) Nextcloud-android/3.30.5",
+    "Mozilla/5.0 (iOS) Nextcloud-iOS/5.5.4",
+)
