@@ -157,6 +157,10 @@ class Config(_Strict):
         default_factory=dict, description="zone name -> list of CIDR blocks"
     )
     formats: list[FormatConfig] = Field(default_factory=list)
+    traces: list[str] = Field(
+        default_factory=list,
+        description="globs of ESUP CAS trace files (TRACE-…:login) for TRACE cookies in web logs",
+    )
     sources: Annotated[list[SourceConfig], Field(min_length=1)]
     base_dir: Path = Path(".")
 

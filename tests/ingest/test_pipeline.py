@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import re
 import shutil
 from datetime import date
 from pathlib import Path
@@ -197,3 +198,25 @@ def test_ingest_pipeline_refuses_to_run_without_secret(tmp_path: Path,
     result = CliRunner().invoke(app, ["ingest", "-c", str(config)])
     assert result.exit_code == 2
     assert "no secret" in result.output
+
+
+def test_ingest_pipeline_trace_cookies_attribute_web_accesses_to_their_user(
+    tmp_path: Path,
+) -> None:
+    config = setup(tmp_path)
+    config.write_text('traces = ["logs/trace*"]\n' + config.read_text(encoding="utf-8"),
+                      encoding="utf-8")
+    shutil.copy(ENT, tmp_path / "logs/ent.log")
+    shutil.copy(AGIMUS / "25-trace.log", tmp_path / "logs/trace.log")
+    run(config)
+    assert events(config, "SELECT population, count(*) FROM events GROUP BY 1 ORDER BY 1") == [
+        ("employee", 2885), ("faculty", 2810), ("student", 2889)]
+    # Which login a trace belongs to is kept as a pseudonym only.
+    import pyarrow.parquet as pq
+
+    rows = [r for f in (tmp_path / "lake/traces").glob("*.parquet")
+            for r in pq.read_table(f).to_pylist()]
+    assert len(rows) == 3_764
+    assert {tuple(r) for r in rows} == {("trace", "user_pseudo")}
+    assert all(re.fullmatch("[0-9a-f]{32}", r["user_pseudo"]) for r in rows)
+    assert run(config).rows == 0

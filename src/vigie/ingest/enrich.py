@@ -99,8 +99,8 @@ SELECT
   {sql_str(format_name)} AS format,
   e.action,
   TRY_CAST(e.status AS INTEGER) AS status,
-  u.user_pseudo,
-  CASE WHEN e.user IS NULL THEN 'anonymous' ELSE coalesce(p.population, 'unknown') END
+  e._pseudo AS user_pseudo,
+  CASE WHEN e._pseudo IS NULL THEN 'anonymous' ELSE coalesce(p.population, 'unknown') END
     AS population,
   p.affiliations, p.structure, p.structure_label, p.etape, p.cursus_year,
   coalesce(z.zone, 'unknown') AS zone,
@@ -108,10 +108,15 @@ SELECT
   d.weekday, hour(timezone({tz}, e.ts))::TINYINT AS hour,
   d.is_public_holiday, d.is_school_holiday, d.academic_year,
   strftime(timezone({tz}, e.ts), '%Y-%m') AS month
-FROM (SELECT *, timezone({tz}, ts)::DATE AS _day FROM {parsed} WHERE _reason IS NULL) e
-LEFT JOIN dim_user u ON u.user = lower(trim(e.user))
+FROM (
+  SELECT g.*, timezone({tz}, g.ts)::DATE AS _day, coalesce(u.user_pseudo, t.user_pseudo) AS _pseudo
+  FROM {parsed} g
+  LEFT JOIN dim_user u ON u.user = lower(trim(g.user))
+  LEFT JOIN traces t ON t.trace = g.trace
+  WHERE g._reason IS NULL
+) e
 LEFT JOIN dim_ip z ON z.ip = e.ip
 LEFT JOIN dim_ua a ON a.user_agent = coalesce(e.user_agent, '')
 LEFT JOIN dim_day d ON d.date = e._day
-ASOF LEFT JOIN people p ON p.user_pseudo = u.user_pseudo AND e._day >= p.valid_from
+ASOF LEFT JOIN people p ON p.user_pseudo = e._pseudo AND e._day >= p.valid_from
 """

@@ -24,6 +24,7 @@ from vigie.config import Config, SourceConfig
 from vigie.errors import SourceError, VigieError
 from vigie.ingest.directory import load_people, snapshot_directory
 from vigie.ingest.enrich import Enricher, route_sql
+from vigie.ingest.traces import ingest_traces, load_traces
 from vigie.privacy.pseudonym import Pseudonymizer
 from vigie.referential.network import ZonePlan
 from vigie.sources.compile import CompiledFormat, compile_format, sql_str
@@ -249,6 +250,10 @@ def ingest(
                 today = snapshot_date or datetime.now(ZoneInfo(tz)).date()
                 report.people = snapshot_directory(config, lake, con, pseudonymizer, on=today)
             load_people(lake, con)
+            for path, error in ingest_traces(config, lake, con, pseudonymizer,
+                                             chunk_bytes=config.vigie.chunk_mb << 20):
+                report.files.append(FileReport("cas traces", Path(path), error=error))
+            load_traces(lake, con)
             enricher = Enricher(con, tz, config.vigie.school_zone, ZonePlan(config.network),
                                 pseudonymizer)
             selected = [s for s in config.sources if sources is None or s.name in sources]

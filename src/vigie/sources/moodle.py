@@ -384,9 +384,9 @@ def read_logstore_csv(path: Path, *, users_csv: Path | None) -> tuple[pa.Table, 
         except duckdb.Error as exc:
             raise SourceError(f"{path}: cannot read as CSV: {_first(exc)}") from exc
         rejects = con.sql(
-            "SELECT CAST(line AS BIGINT) AS line_no, "
-            "string_agg(DISTINCT error_message, '; ' ORDER BY error_message) AS reason "
-            "FROM csv_rejects GROUP BY line ORDER BY line"
+            # A short line has one error per missing column: the first one names the count.
+            "SELECT CAST(line AS BIGINT) AS line_no, arg_min(error_message, column_idx) "
+            "AS reason FROM csv_rejects GROUP BY line ORDER BY line"
         ).to_arrow_table()
         rejected = rejects.column("line_no").to_numpy().astype(np.int64)
         con.register("log_rows", rows.append_column("line_no", _line_numbers(rows.num_rows,
