@@ -76,7 +76,7 @@ def print_summary(config: Config, report: RunReport) -> None:
     """Events per service, distinct users per service × population, quarantine per file."""
     con = connect(config.lake_path)
     if report.people is not None:
-        console.print(f"Directory snapshot: [bold]{report.people:,}[/] people".replace(",", "\u202f"))
+        console.print(f"Directory snapshot: [bold]{_n(report.people)}[/] people")
     per_service = con.sql(
         "SELECT service, count(*) AS events, count(DISTINCT user_pseudo) AS users "
         "FROM events GROUP BY service ORDER BY events DESC"

@@ -1,4 +1,4 @@
-"""The one TOML file an installation writes: where the lake lives, its sources, directory and IP plan.
+"""The one TOML file of an installation: where the lake lives, its sources, directory, IP plan.
 
 Every section is a strict pydantic model (`extra="forbid"`), so a typo in a key is reported with
 its dotted path instead of being silently ignored. Relative paths are resolved against the

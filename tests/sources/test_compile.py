@@ -75,9 +75,10 @@ def test_sources_compile_quarantine_reasons() -> None:
 def test_sources_compile_cas_servicestats_real_line() -> None:
     spec = builtin_formats()["cas_servicestats"]
     line = ("[Fri Sep 25 00:22:07 CEST 2015] [IP:193.49.162.13] [ID:ens0] "
-            "[TICKET:ST-316434-bW7cGs7vmbIJZMcD4yZW-cas1] [SERVICE:https://ent.univ-lorraine.fr/Login] "
+            "[TICKET:ST-316434-bW7cGs7vmbIJZMcD4yZW-cas1] "
+            "[SERVICE:https://ent.univ-lorraine.fr/Login] "
             "[USER-AGENT:Mozilla/5.0 (Windows NT 6.3; WOW64; Trident/7.0; rv:11.0) like Gecko]")
-    (row,) = parse(spec, [line, line.replace("CEST", "CET").replace("Sep 25", "Dec 25")][:1])
+    (row,) = parse(spec, [line])
     assert row["user"] == "ens0"
     assert row["target"] == "https://ent.univ-lorraine.fr/Login"
     assert row["ts"] == datetime(2015, 9, 24, 22, 22, 7, tzinfo=UTC)

@@ -12,7 +12,7 @@ import pytest
 from tests.ingest.test_pipeline import CAS, ENT, run, setup
 from vigie.warehouse.query import connect
 
-pyspark = pytest.importorskip("pyspark", reason="PySpark is a test dependency: pip install -e '.[test]'")
+pyspark = pytest.importorskip("pyspark", reason="a test dependency: pip install -e '.[test]'")
 
 if shutil.which("java") is None:  # pragma: no cover - CI installs a Java runtime
     pytest.skip("PySpark needs a Java runtime (scripts/system-packages installs it)",

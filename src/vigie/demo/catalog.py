@@ -21,12 +21,12 @@ __all__ = [
     "SERVICES",
     "STRUCTURES",
     "SURNAMES",
+    "UAI",
     "UA_BOTS",
     "UA_DESKTOP",
     "UA_LAB",
     "UA_PHONE",
     "UA_TABLET",
-    "UAI",
     "ServiceProfile",
     "Structure",
 ]

@@ -14,7 +14,7 @@ import holidays
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Calendar", "HOUR_WEEKDAY", "HOUR_WEEKEND", "build_calendar"]
+__all__ = ["HOUR_WEEKDAY", "HOUR_WEEKEND", "Calendar", "build_calendar"]
 
 #: Relative activity per local hour, Monday to Friday: low nights, peaks 8-12h and 13-18h.
 HOUR_WEEKDAY = np.array(

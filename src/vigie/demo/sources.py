@@ -102,7 +102,7 @@ def _sessions(
     rng: np.random.Generator, starts: npt.NDArray[np.int64], mean_hits: float, gap: float
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """Expands sessions into hits: (session of each hit, rank in its session, seconds after start)."""
-    hits = np.minimum(rng.geometric(1.0 / mean_hits, size=len(starts)), 60).astype(np.int64)
+    hits = np.minimum(1 + rng.geometric(1.0 / max(mean_hits - 1.0, 1.0), size=len(starts)), 60)
     session = np.repeat(np.arange(len(starts), dtype=np.int64), hits)
     first = np.cumsum(hits) - hits
     rank = np.arange(len(session), dtype=np.int64) - first[session]
@@ -496,7 +496,7 @@ _MOODLE_WEIGHTS = np.array([0.0, 1.0, 6.0, 4.0, 1.5, 1.5, 0.6, 0.8, 1.0])
 def moodle_logstore(ctx: Context) -> Source:
     rng = ctx.rng("moodle")
     cas = ctx.of_service("moodle")
-    session, rank, elapsed = _sessions(rng, cas.local, mean_hits=3.2, gap=90.0)
+    session, rank, elapsed = _sessions(rng, cas.local, mean_hits=2.6, gap=90.0)
     ev = cas.take(session)
     ev.local = ev.local + 2 + elapsed
     order = np.argsort(ev.local, kind="stable")

@@ -161,8 +161,10 @@ def _encoded(lines: pa.Array, damage: Damage) -> pa.Array:
     return pc.replace_with_mask(ended, pa.array(mask), pa.array(values, pa.binary()))
 
 
-def _payload(chunk: pa.Array) -> bytes | memoryview:
+def _payload(chunk: pa.Array | pa.ChunkedArray) -> bytes | memoryview:
     """The bytes of a binary array's values, back to back."""
+    if isinstance(chunk, pa.ChunkedArray):
+        chunk = chunk.combine_chunks()
     if len(chunk) == 0:
         return b""
     offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int32)
@@ -173,7 +175,7 @@ def _payload(chunk: pa.Array) -> bytes | memoryview:
 
 
 def write_lines(
-    lines: pa.Array, parts: Sequence[Part], damage: Damage, *, mtime: float | None = None
+    lines: pa.Array | pa.ChunkedArray, parts: Sequence[Part], damage: Damage, *, mtime: float | None = None
 ) -> dict[Path, list[int]]:
     """Writes the lines into their files; returns each file's damaged line numbers (1-based)."""
     spoilt = damage.all

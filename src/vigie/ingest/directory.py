@@ -81,7 +81,7 @@ def snapshot_directory(
         )
     con.unregister("_people_raw")
     con.unregister("_people_pseudo")
-    return people.num_rows
+    return int(people.num_rows)
 
 
 def load_people(lake: Lake, con: duckdb.DuckDBPyConnection) -> None:

@@ -250,9 +250,9 @@ def ingest(
                 today = snapshot_date or datetime.now(ZoneInfo(tz)).date()
                 report.people = snapshot_directory(config, lake, con, pseudonymizer, on=today)
             load_people(lake, con)
-            for path, error in ingest_traces(config, lake, con, pseudonymizer,
-                                             chunk_bytes=config.vigie.chunk_mb << 20):
-                report.files.append(FileReport("cas traces", Path(path), error=error))
+            for failed, error in ingest_traces(config, lake, con, pseudonymizer,
+                                               chunk_bytes=config.vigie.chunk_mb << 20):
+                report.files.append(FileReport("cas traces", Path(failed), error=error))
             load_traces(lake, con)
             enricher = Enricher(con, tz, config.vigie.school_zone, ZonePlan(config.network),
                                 pseudonymizer)

@@ -89,7 +89,8 @@ class CompiledFormat:
 
 
 def _struct(names: list[str], values: list[str]) -> str:
-    return "struct_pack(" + ", ".join(f'"{n}" := {v}' for n, v in zip(names, values, strict=True)) + ")"
+    pairs = ", ".join(f'"{n}" := {v}' for n, v in zip(names, values, strict=True))
+    return f"struct_pack({pairs})"
 
 
 def _regex_struct(text: str, pattern: str, names: list[str]) -> str:
@@ -207,7 +208,9 @@ def compile_format(spec: FormatSpec) -> CompiledFormat:
         mapped = {}
     for name, expr in spec.fields.items():
         mapped[name] = expr
-    canon = ",\n  ".join(f"CAST({mapped.get(f, 'NULL')} AS VARCHAR) AS {f}" for f in CANONICAL_FIELDS)
+    canon = ",\n  ".join(
+        f"CAST({mapped.get(f, 'NULL')} AS VARCHAR) AS {f}" for f in CANONICAL_FIELDS
+    )
     if spec.kind == "table":
         # Already columns (a database table or CSV export): no cutting, no quarantine by shape.
         sql = (

@@ -102,7 +102,8 @@ def _parse(data: dict[str, object], origin: str) -> FormatSpec:
         return FormatSpec.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'format'}: {e['msg'].removeprefix('Value error, ')}"
+            f"{'.'.join(str(p) for p in e['loc']) or 'format'}: "
+            + e["msg"].removeprefix("Value error, ")
             for e in exc.errors()
         )
         raise FormatError(f"format declared in {origin} is invalid: {problems}") from exc
