@@ -9,7 +9,7 @@ accesses and the webmail half from outside; Moodle is rarely opened on a smartph
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 __all__ = [
     "DOMAIN",
@@ -207,7 +207,6 @@ class ServiceProfile:
     weekday: tuple[float, ...] = (1.1, 1.05, 1.0, 1.05, 0.9, 0.3, 0.3)
     evening: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0)
     holiday_factor: float = 0.45
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 SERVICES: tuple[ServiceProfile, ...] = (

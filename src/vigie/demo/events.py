@@ -136,9 +136,7 @@ def draw_events(
     outside = rng.random(size) < p_out
     mix = _INSIDE_MIX[r]
     v = rng.random(size)
-    inside_zone = np.where(
-        v < mix[:, 0], WIRED, np.where(v < mix[:, 0] + mix[:, 1], WIFI, EDUROAM)
-    )
+    inside_zone = np.where(v < mix[:, 0], WIRED, np.where(v < mix[:, 0] + mix[:, 1], WIFI, EDUROAM))
     inside_zone = np.where((device != DESKTOP) & (inside_zone == WIRED), WIFI, inside_zone)
     w = rng.random(size)
     outside_zone = np.where(
@@ -152,7 +150,9 @@ def draw_events(
     ua = np.where(
         device == PHONE,
         _PHONE0 + population.phone_ua[person],
-        np.where(device == TABLET, _TABLET0 + population.tablet_ua[person], population.desktop_ua[person]),
+        np.where(
+            device == TABLET, _TABLET0 + population.tablet_ua[person], population.desktop_ua[person]
+        ),
     )
     lab = (zone == WIRED) & (r == cat.STUDENT)
     ua = np.where(lab, _LAB[rng.integers(0, len(_LAB), size)], ua).astype(np.int64)

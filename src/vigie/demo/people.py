@@ -90,6 +90,14 @@ def _home_addresses(rng: np.random.Generator, size: int) -> npt.NDArray[np.int64
     return addresses
 
 
+def _some(rng: np.random.Generator, rows: npt.NDArray[np.int64], share: float) -> list[int]:
+    """About `share` of `rows` (at least one when there are any), in ascending order."""
+    if not len(rows):
+        return []
+    picked = rng.choice(rows, size=max(1, round(len(rows) * share)), replace=False)
+    return sorted(int(row) for row in picked)
+
+
 def draw_population(rng: np.random.Generator, people: int) -> Population:
     """Draws `people` directory entries plus about 1 % of accounts absent from the directory."""
     ghosts = max(1, round(people * 0.01))
@@ -164,22 +172,22 @@ def draw_population(rng: np.random.Generator, people: int) -> Population:
     # The SI-quality signal: a few records that say something else than the person is.
     directory_rows = np.arange(people)
     teachers = directory_rows[roles == cat.TEACHER]
-    mislabelled = rng.choice(teachers, size=max(1, round(len(teachers) * 0.03)), replace=False) if len(teachers) else []
-    for row in mislabelled:
-        primary[row] = "student"
-        affiliations[row] = ["student", "member"]
-    unassigned = rng.choice(people, size=max(1, round(people * 0.01)), replace=False)
-    for row in unassigned:
-        structure[row] = None
+    mislabelled = _some(rng, teachers, 0.03)
+    for who in mislabelled:
+        primary[who] = "student"
+        affiliations[who] = ["student", "member"]
+    unassigned = _some(rng, directory_rows, 0.01)
+    for who in unassigned:
+        structure[who] = None
     staff_rows = directory_rows[roles == cat.STAFF]
-    obsolete = rng.choice(staff_rows, size=max(1, round(len(staff_rows) * 0.02)), replace=False) if len(staff_rows) else []
-    for row in obsolete:
-        if structure[row] is not None:
-            structure[row] = OBSOLETE_STRUCTURE
+    obsolete = _some(rng, staff_rows, 0.02)
+    for who in obsolete:
+        if structure[who] is not None:
+            structure[who] = OBSOLETE_STRUCTURE
     students = directory_rows[roles == cat.STUDENT]
-    no_inscription = rng.choice(students, size=max(1, round(len(students) * 0.005)), replace=False)
-    for row in no_inscription:
-        etape[row] = None
+    no_inscription = _some(rng, students, 0.005)
+    for who in no_inscription:
+        etape[who] = None
 
     has_v6 = rng.random(total) < 0.3
     groups = rng.integers(0, 1 << 16, size=(total, 3), dtype=np.int64)
@@ -298,7 +306,7 @@ def write_ldif(population: Population, path: Path, *, academic_year: int) -> Non
         mails.add(local)
         student_mail = population.primary[i] == "student" and population.role[i] == cat.STUDENT
         domain = f"etu.{cat.DOMAIN}" if student_mail else cat.DOMAIN
-        attrs: list[tuple[str, str]] = [
+        person_attrs: list[tuple[str, str]] = [
             ("objectClass", "top"),
             ("objectClass", "person"),
             ("objectClass", "organizationalPerson"),
@@ -314,16 +322,16 @@ def write_ldif(population: Population, path: Path, *, academic_year: int) -> Non
             ("eduPersonPrincipalName", f"{uid}@{cat.DOMAIN}"),
             ("eduPersonPrimaryAffiliation", population.primary[i]),
         ]
-        attrs += [("eduPersonAffiliation", a) for a in population.affiliations[i]]
-        attrs.append(("supannEtablissement", f"{{UAI}}{cat.UAI}"))
+        person_attrs += [("eduPersonAffiliation", a) for a in population.affiliations[i]]
+        person_attrs.append(("supannEtablissement", f"{{UAI}}{cat.UAI}"))
         structure = population.structure[i]
         if structure:
-            attrs.append(("supannEntiteAffectationPrincipale", structure))
-            attrs.append(("supannEntiteAffectation", structure))
+            person_attrs.append(("supannEntiteAffectationPrincipale", structure))
+            person_attrs.append(("supannEntiteAffectation", structure))
         etape = population.etape[i]
         if etape is not None:
             code, cursus, diplome = etape
-            attrs += [
+            person_attrs += [
                 ("supannEtuId", f"{22_000_000 + int(i)}"),
                 ("supannEtuInscription", _inscription(etape, structure, academic_year)),
                 ("supannEtuAnneeInscription", str(academic_year)),
@@ -332,5 +340,5 @@ def write_ldif(population: Population, path: Path, *, academic_year: int) -> Non
                 ("supannEtuCursusAnnee", f"{{SUPANN}}{cursus}"),
                 ("supannEtuRegimeInscription", "{SISE}10"),
             ]
-        chunks.append(_entry(f"uid={uid},ou=people,{BASE_DN}", attrs))
+        chunks.append(_entry(f"uid={uid},ou=people,{BASE_DN}", person_attrs))
     path.write_text("".join(chunks), encoding="utf-8")

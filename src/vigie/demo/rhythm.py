@@ -37,9 +37,9 @@ class Calendar:
     """The window's days with their weights and the local/UTC relation of each hour.
 
     `day_start` is midnight of each day as local wall-clock seconds since 1970 (naive),
-    `offset` the UTC offset in seconds of each (day, hour), `zone_name` its abbreviation
-    index (0 = CET, 1 = CEST), `academic` the academic-calendar factor of each day and
-    `holiday` whether it is a school holiday or a public holiday.
+    `offset` the UTC offset in seconds of each (day, hour), `academic` the academic-calendar
+    factor of each day (public holidays included) and `holiday` whether it is in the zone's
+    school holidays.
     """
 
     days: list[date]
@@ -77,20 +77,21 @@ class Calendar:
 
 def _school_holidays(days: list[date], zone: str) -> set[date]:
     """Zone's school holidays from `vacances-scolaires-france`, or a typical calendar."""
-    found: set[date] = set()
-    try:
-        from vacances_scolaires_france import SchoolHolidayDates
+    from vacances_scolaires_france import (
+        SchoolHolidayDates,
+        UnsupportedYearException,
+        UnsupportedZoneException,
+    )
 
-        dates = SchoolHolidayDates()
-        for d in days:
-            try:
-                if dates.is_holiday_for_zone(d, zone):
-                    found.add(d)
-            except Exception:  # outside the package's years: typical calendar below
-                if _typical_holiday(d):
-                    found.add(d)
-    except ImportError:  # pragma: no cover - the package is a dependency
-        found = {d for d in days if _typical_holiday(d)}
+    dates = SchoolHolidayDates()
+    found: set[date] = set()
+    for d in days:
+        try:
+            holiday = dates.is_holiday_for_zone(d, zone)
+        except (UnsupportedYearException, UnsupportedZoneException):
+            holiday = _typical_holiday(d)  # outside the package's data: a typical calendar
+        if holiday:
+            found.add(d)
     return found
 
 

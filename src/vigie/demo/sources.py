@@ -84,7 +84,9 @@ class Source:
     damaged: dict[str, list[int]] = field(default_factory=dict)  # file -> spoilt line numbers
 
 
-def _record(ctx: Context, source: Source, written: dict[Path, list[int]], parts: list[Part]) -> None:
+def _record(
+    ctx: Context, source: Source, written: dict[Path, list[int]], parts: list[Part]
+) -> None:
     for part in parts:
         key = part.path.relative_to(ctx.out).as_posix()
         source.lines[key] = part.stop - part.start
@@ -101,7 +103,7 @@ def _offset_text(offset: npt.NDArray[np.int64], *, colon: bool = False) -> pa.Ar
 def _sessions(
     rng: np.random.Generator, starts: npt.NDArray[np.int64], mean_hits: float, gap: float
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Expands sessions into hits: (session of each hit, rank in its session, seconds after start)."""
+    """Sessions expanded into hits: (session of each hit, its rank, seconds after the start)."""
     hits = np.minimum(1 + rng.geometric(1.0 / max(mean_hits - 1.0, 1.0), size=len(starts)), 60)
     session = np.repeat(np.arange(len(starts), dtype=np.int64), hits)
     first = np.cumsum(hits) - hits
@@ -132,10 +134,24 @@ def cas_servicestats(ctx: Context) -> Source:
     ticket = as_text(rng.integers(100_000, 900_000) + np.arange(n, dtype=np.int64))
     node = pick(["cas1", "cas2"], rng.integers(0, 2, n))
     lines = join(
-        "[", times, "] [IP:", ev.ip_text(), "] [ID:", pick(ctx.population.uid, ev.person),
-        "] [TICKET:ST-", ticket, "-", random_tokens(rng, n, 20), "-", node,
-        "] [SERVICE:", pick(urls, url), "] [USER-AGENT:", ua_text(ev), "]",
-    )  # fmt: skip
+        "[",
+        times,
+        "] [IP:",
+        ev.ip_text(),
+        "] [ID:",
+        pick(ctx.population.uid, ev.person),
+        "] [TICKET:ST-",
+        ticket,
+        "-",
+        random_tokens(rng, n, 20),
+        "-",
+        node,
+        "] [SERVICE:",
+        pick(urls, url),
+        "] [USER-AGENT:",
+        ua_text(ev),
+        "]",
+    )
     folder = ctx.out / "logs" / "cas"
     # logrotate: the older part of the window was rotated and compressed.
     cut = int(np.searchsorted(ev.local, ctx.calendar.day_start[len(ctx.calendar.days) * 2 // 5]))
@@ -162,7 +178,13 @@ _GLPI_PAGES: tuple[tuple[str, str, bool, float, float], ...] = (
     ("/front/central.php", "GET", False, 6.0, 38_000),
     ("/front/ticket.php", "GET", False, 5.0, 52_000),
     ("/front/ticket.form.php?id=", "GET", True, 8.0, 61_000),
-    ("/ajax/common.tabs.php?_target=/front/ticket.form.php&_itemtype=Ticket&_glpi_tab=Ticket$main&id=", "GET", True, 8.0, 24_000),
+    (
+        "/ajax/common.tabs.php?_target=/front/ticket.form.php&_itemtype=Ticket&_glpi_tab=Ticket$main&id=",
+        "GET",
+        True,
+        8.0,
+        24_000,
+    ),
     ("/ajax/getDropdownValue.php", "POST", False, 4.0, 1_800),
     ("/front/ticket.form.php", "POST", False, 1.5, 0),
     ("/front/helpdesk.faq.php", "GET", False, 1.5, 21_000),
@@ -171,7 +193,7 @@ _GLPI_PAGES: tuple[tuple[str, str, bool, float, float], ...] = (
     ("/ajax/notifications.php", "GET", False, 3.0, 220),
     ("/public/lib/base.min.css?v=10.0.16", "GET", False, 2.0, 0),
     ("/pics/favicon.ico", "GET", False, 1.0, 0),
-)  # fmt: skip
+)
 
 
 def apache_combined(ctx: Context) -> Source:
@@ -193,7 +215,9 @@ def apache_combined(ctx: Context) -> Source:
     mean = np.array([p[4] for p in _GLPI_PAGES])[page]
     size = np.where(mean > 0, rng.lognormal(np.log(np.maximum(mean, 1.0)), 0.4), 0).astype(np.int64)
     static = mean == 0
-    post_form = np.array([p[0] == "/front/ticket.form.php" and p[1] == "POST" for p in _GLPI_PAGES])[page]
+    post_form = np.array(
+        [p[0] == "/front/ticket.form.php" and p[1] == "POST" for p in _GLPI_PAGES]
+    )[page]
     status = np.where(static, np.where(rng.random(m) < 0.7, 304, 200), 200)
     status = np.where(post_form, 302, status)
     status = np.where(rank == 0, 302, status)
@@ -218,7 +242,9 @@ def apache_combined(ctx: Context) -> Source:
     extra_offset = ctx.calendar.offset[day_index, (extra_local % 86_400) // 3600]
     is_probe = np.arange(k) < probes
     extra_ip = pc.if_else(
-        pa.array(is_probe), "10.10.0.5", pick(["203.0.113.77", "198.51.100.201"], rng.integers(0, 2, k))
+        pa.array(is_probe),
+        "10.10.0.5",
+        pick(["203.0.113.77", "198.51.100.201"], rng.integers(0, 2, k)),
     )
     extra_ua = pick(UA_POOL, np.where(is_probe, BOT0 + 2, BOT0 + rng.integers(0, 2, k)))
 
@@ -236,15 +262,31 @@ def apache_combined(ctx: Context) -> Source:
         return pc.take(pa.concat_arrays([a, b_arr]), pa.array(order))
 
     request = join(
-        both(method, "GET"), " ", both(path, pick(["/status.php", "/robots.txt"], np.where(is_probe, 0, 1))), " HTTP/1.1"
+        both(method, "GET"),
+        " ",
+        both(path, pick(["/status.php", "/robots.txt"], np.where(is_probe, 0, 1))),
+        " HTTP/1.1",
     )
     size_text = pc.if_else(pa.array(size == 0), "-", as_text(size))
     extra_size = pick(["62", "26"], np.where(is_probe, 0, 1))
     lines = join(
-        both(ip, extra_ip), " - ", both(user, "-"), " [", times, "] \"", request, "\" ",
-        both(as_text(status), "200"), " ", both(size_text, extra_size), " \"",
-        both(referer, "-"), "\" \"", both(ua, extra_ua), "\"",
-    )  # fmt: skip
+        both(ip, extra_ip),
+        " - ",
+        both(user, "-"),
+        " [",
+        times,
+        '] "',
+        request,
+        '" ',
+        both(as_text(status), "200"),
+        " ",
+        both(size_text, extra_size),
+        ' "',
+        both(referer, "-"),
+        '" "',
+        both(ua, extra_ua),
+        '"',
+    )
     folder = ctx.out / "logs" / "helpdesk"
     parts = [Part(folder / "glpi_access.log", 0, n)]
     source = Source(
@@ -291,12 +333,29 @@ def shibboleth_idp_audit(ctx: Context) -> Source:
     sp = pick([p.urls[0] for p in cat.SAML_SERVICES], ev.service)
     attrs = pick(_SAML_ATTRIBUTES, ev.service % len(_SAML_ATTRIBUTES))
     lines = join(
-        ev.ip_text(), "|", _iso_utc(start, rng), "|", when, "|", pick(ctx.population.uid, ev.person),
-        "|", sp, "|_", random_tokens(rng, n, 32, hexa=True), "|password|", _iso_utc(auth, rng),
-        "|", attrs, "|AAdzZWNyZXQx", random_tokens(rng, n, 120), "==|transient|false|false|",
-        "AES128-GCM|Redirect|POST||Success||", random_tokens(rng, n, 64, hexa=True), "|",
+        ev.ip_text(),
+        "|",
+        _iso_utc(start, rng),
+        "|",
+        when,
+        "|",
+        pick(ctx.population.uid, ev.person),
+        "|",
+        sp,
+        "|_",
+        random_tokens(rng, n, 32, hexa=True),
+        "|password|",
+        _iso_utc(auth, rng),
+        "|",
+        attrs,
+        "|AAdzZWNyZXQx",
+        random_tokens(rng, n, 120),
+        "==|transient|false|false|",
+        "AES128-GCM|Redirect|POST||Success||",
+        random_tokens(rng, n, 64, hexa=True),
+        "|",
         ua_text(ev),
-    )  # fmt: skip
+    )
     parts = [Part(ctx.out / "logs" / "idp" / "idp-audit.log", 0, n)]
     source = Source(
         name="idp",
@@ -313,16 +372,24 @@ def shibboleth_idp_audit(ctx: Context) -> Source:
 # Nextcloud admin_audit (JSON lines)
 
 _NC_FILES = (
-    "Documents/rapport.pdf", "Documents/cours-semaine.odt", "Photos/IMG_2041.jpg",
-    "Partages/compte-rendu-conseil.docx", "Documents/budget-2026.xlsx", "Notes/todo.md",
-)  # fmt: skip
+    "Documents/rapport.pdf",
+    "Documents/cours-semaine.odt",
+    "Photos/IMG_2041.jpg",
+    "Partages/compte-rendu-conseil.docx",
+    "Documents/budget-2026.xlsx",
+    "Notes/todo.md",
+)
 
 
 def nextcloud_audit(ctx: Context) -> Source:
     rng = ctx.rng("nextcloud")
     web = ctx.of_service("nextcloud")
     clients = draw_events(
-        rng, ctx.population, ctx.calendar, cat.NEXTCLOUD_CLIENTS, ctx.volume(cat.NEXTCLOUD_CLIENTS.volume)
+        rng,
+        ctx.population,
+        ctx.calendar,
+        cat.NEXTCLOUD_CLIENTS,
+        ctx.volume(cat.NEXTCLOUD_CLIENTS.volume),
     )
     # Web: a CAS login, then a few file actions. Clients: "Login attempt" then "successful".
     session, rank, elapsed = _sessions(rng, web.local, mean_hits=2.5, gap=40.0)
@@ -332,14 +399,19 @@ def nextcloud_audit(ctx: Context) -> Source:
     c = clients.take(c_session)
     c_rank = np.tile(np.array([0, 1], dtype=np.int64), len(clients))
     n_client_ua = len(cat.UA_NEXTCLOUD_CLIENTS)
-    c_ua = np.where(
-        c.device == PHONE, 3 + rng.integers(0, 2, len(c)), rng.integers(0, 3, len(c))
-    ) % n_client_ua
+    session_ua = np.where(
+        clients.device == PHONE,
+        3 + rng.integers(0, 2, len(clients)),
+        rng.integers(0, 3, len(clients)),
+    )
+    c_ua = session_ua[c_session] % n_client_ua
     # kind: 0 web login, 1 file accessed, 2 file written, 3 client attempt, 4 client success
-    kind = np.concatenate([
-        np.where(rank == 0, 0, np.where(rng.random(len(w)) < 0.75, 1, 2)),
-        np.where(c_rank == 0, 3, 4),
-    ])  # fmt: skip
+    kind = np.concatenate(
+        [
+            np.where(rank == 0, 0, np.where(rng.random(len(w)) < 0.75, 1, 2)),
+            np.where(c_rank == 0, 3, 4),
+        ]
+    )
     ev = Events.concat([w, c])
     ua_index = np.concatenate([w.ua, len(UA_POOL) + c_ua])
     req = np.concatenate([session, len(web) + c_session])
@@ -366,24 +438,42 @@ def nextcloud_audit(ctx: Context) -> Source:
     )
     message = pc.if_else(
         pa.array(kind == 0),
-        join("Login successful: \\\"", uid, "\\\""),
+        join('Login successful: \\"', uid, '\\"'),
         pc.if_else(
             pa.array(kind == 3),
-            join("Login attempt: \\\"", uid, "\\\""),
+            join('Login attempt: \\"', uid, '\\"'),
             pc.if_else(
                 pa.array(kind == 4),
-                join("Login successful: \\\"", uid, "\\\""),
-                join(pick(["", "File accessed: \\\"/", "File written to: \\\"/"], np.minimum(kind, 2)), file, "\\\""),
+                join('Login successful: \\"', uid, '\\"'),
+                join(
+                    pick(["", 'File accessed: \\"/', 'File written to: \\"/'], np.minimum(kind, 2)),
+                    file,
+                    '\\"',
+                ),
             ),
         ),
     )
     user = pc.if_else(pa.array(kind == 3), "--", uid)
     ua = pick(UA_POOL + cat.UA_NEXTCLOUD_CLIENTS, ua_index)
     lines = join(
-        '{"reqId":"', req_id, '","level":1,"time":"', time, '","remoteAddr":"', ev.ip_text(),
-        '","user":"', user, '","app":"admin_audit","method":"', method, '","url":"', url,
-        '","message":"', message, '","userAgent":"', ua, '","version":"30.0.4.1"}',
-    )  # fmt: skip
+        '{"reqId":"',
+        req_id,
+        '","level":1,"time":"',
+        time,
+        '","remoteAddr":"',
+        ev.ip_text(),
+        '","user":"',
+        user,
+        '","app":"admin_audit","method":"',
+        method,
+        '","url":"',
+        url,
+        '","message":"',
+        message,
+        '","userAgent":"',
+        ua,
+        '","version":"30.0.4.1"}',
+    )
     parts = [Part(ctx.out / "logs" / "nextcloud" / "audit.log", 0, n)]
     source = Source(
         name="nextcloud",
@@ -411,18 +501,24 @@ def dovecot(ctx: Context) -> Source:
     day = ev.local.astype("datetime64[s]").astype("datetime64[D]")
     dom = (day - day.astype("datetime64[M]")).astype(np.int64) + 1
     pad = pick([" ", ""], (dom >= 10).astype(np.int64))
-    time = join(
-        local_time(ev.local, "%b "), pad, as_text(dom), local_time(ev.local, " %H:%M:%S")
-    )
+    time = join(local_time(ev.local, "%b "), pad, as_text(dom), local_time(ev.local, " %H:%M:%S"))
     time = spoil_times(time, damage, "Foo 99 27:61:99")
     pop3 = rng.random(n) < 0.04
     mpid = as_text(rng.integers(1_000, 99_999, n))
     lines = join(
-        time, " mail dovecot: ", pick(["imap-login", "pop3-login"], pop3.astype(np.int64)),
-        ": Login: user=<", pick(ctx.population.uid, ev.person), ">, method=PLAIN, rip=",
-        ev.ip_text(), ", lip=10.10.0.25, mpid=", mpid, ", TLS, session=<",
-        random_tokens(rng, n, 16), ">",
-    )  # fmt: skip
+        time,
+        " mail dovecot: ",
+        pick(["imap-login", "pop3-login"], pop3.astype(np.int64)),
+        ": Login: user=<",
+        pick(ctx.population.uid, ev.person),
+        ">, method=PLAIN, rip=",
+        ev.ip_text(),
+        ", lip=10.10.0.25, mpid=",
+        mpid,
+        ", TLS, session=<",
+        random_tokens(rng, n, 16),
+        ">",
+    )
     parts = [Part(ctx.out / "logs" / "mail" / "dovecot.log", 0, n)]
     source = Source(
         name="mail",
@@ -458,10 +554,16 @@ def roundcube_userlogins(ctx: Context) -> Source:
         pa.array(failed),
         join("Failed login for ", uid, " from ", ip, " in session ", session, " (error: 0)"),
         join(
-            "Successful login for ", uid, " (ID: ", as_text(user_id[ev.person]), ") from ", ip,
-            " in session ", session,
+            "Successful login for ",
+            uid,
+            " (ID: ",
+            as_text(user_id[ev.person]),
+            ") from ",
+            ip,
+            " in session ",
+            session,
         ),
-    )  # fmt: skip
+    )
     lines = join("[", time, "]: <", prefix, "> ", message)
     parts = [Part(ctx.out / "logs" / "roundcube" / "userlogins.log", 0, n)]
     source = Source(
@@ -483,13 +585,67 @@ _MOODLE_EVENTS: tuple[tuple[str, str, str, str, str, str, str, str], ...] = (
     ("\\core\\event\\user_loggedin", "core", "loggedin", "user", "user", "r", "0", "10"),
     ("\\core\\event\\dashboard_viewed", "core", "viewed", "dashboard", "", "r", "0", "30"),
     ("\\core\\event\\course_viewed", "core", "viewed", "course", "", "r", "2", "50"),
-    ("\\mod_resource\\event\\course_module_viewed", "mod_resource", "viewed", "course_module", "resource", "r", "2", "70"),
-    ("\\mod_forum\\event\\discussion_viewed", "mod_forum", "viewed", "discussion", "forum_discussions", "r", "2", "70"),
-    ("\\mod_assign\\event\\submission_status_viewed", "mod_assign", "viewed", "submission_status", "assign", "r", "0", "70"),
-    ("\\mod_quiz\\event\\attempt_started", "mod_quiz", "started", "attempt", "quiz_attempts", "c", "2", "70"),
-    ("\\mod_url\\event\\course_module_viewed", "mod_url", "viewed", "course_module", "url", "r", "2", "70"),
-    ("\\mod_page\\event\\course_module_viewed", "mod_page", "viewed", "course_module", "page", "r", "2", "70"),
-)  # fmt: skip
+    (
+        "\\mod_resource\\event\\course_module_viewed",
+        "mod_resource",
+        "viewed",
+        "course_module",
+        "resource",
+        "r",
+        "2",
+        "70",
+    ),
+    (
+        "\\mod_forum\\event\\discussion_viewed",
+        "mod_forum",
+        "viewed",
+        "discussion",
+        "forum_discussions",
+        "r",
+        "2",
+        "70",
+    ),
+    (
+        "\\mod_assign\\event\\submission_status_viewed",
+        "mod_assign",
+        "viewed",
+        "submission_status",
+        "assign",
+        "r",
+        "0",
+        "70",
+    ),
+    (
+        "\\mod_quiz\\event\\attempt_started",
+        "mod_quiz",
+        "started",
+        "attempt",
+        "quiz_attempts",
+        "c",
+        "2",
+        "70",
+    ),
+    (
+        "\\mod_url\\event\\course_module_viewed",
+        "mod_url",
+        "viewed",
+        "course_module",
+        "url",
+        "r",
+        "2",
+        "70",
+    ),
+    (
+        "\\mod_page\\event\\course_module_viewed",
+        "mod_page",
+        "viewed",
+        "course_module",
+        "page",
+        "r",
+        "2",
+        "70",
+    ),
+)
 _MOODLE_WEIGHTS = np.array([0.0, 1.0, 6.0, 4.0, 1.5, 1.5, 0.6, 0.8, 1.0])
 
 
@@ -518,10 +674,15 @@ def moodle_logstore(ctx: Context) -> Source:
     module = course * 40 + rng.integers(0, 40, n)
     level = np.array([int(e[7]) for e in _MOODLE_EVENTS])[kind]
     contextid = np.select(
-        [level == 10, level == 30, level == 50], [np.ones(n, np.int64), 50_000 + userid, course * 7 + 3],
+        [level == 10, level == 30, level == 50],
+        [np.ones(n, np.int64), 50_000 + userid, course * 7 + 3],
         default=200_000 + module,
     )
-    instance = np.select([level == 10, level == 30, level == 50], [np.zeros(n, np.int64), userid, course], default=module)
+    instance = np.select(
+        [level == 10, level == 30, level == 50],
+        [np.zeros(n, np.int64), userid, course],
+        default=module,
+    )
     courseid = np.where(level <= 30, 0, course)
     objectid = np.where(kind == 0, userid, module * 3 + 1)
     has_object = np.array([e[4] != "" for e in _MOODLE_EVENTS])[kind]
@@ -537,13 +698,45 @@ def moodle_logstore(ctx: Context) -> Source:
 
     ids = as_text(rng.integers(1_000_000, 2_000_000) + np.arange(n, dtype=np.int64))
     lines = join(
-        ids, ",", col(0), ",", col(1), ",", col(2), ",", col(3), ",", col(4), ",",
-        pc.if_else(pa.array(has_object), as_text(objectid), ""), ",", col(5), ",", col(6), ",",
-        as_text(contextid), ",", col(7), ",", as_text(instance), ",", as_text(userid), ",",
-        as_text(courseid), ",", pc.if_else(pa.array(kind == 6), as_text(userid), ""), ",0,", other,
-        ",", as_text(ev.utc), ",", pick(["web", "ws"], (ev.device == PHONE).astype(np.int64)), ",",
-        ev.ip_text(), ",",
-    )  # fmt: skip
+        ids,
+        ",",
+        col(0),
+        ",",
+        col(1),
+        ",",
+        col(2),
+        ",",
+        col(3),
+        ",",
+        col(4),
+        ",",
+        pc.if_else(pa.array(has_object), as_text(objectid), ""),
+        ",",
+        col(5),
+        ",",
+        col(6),
+        ",",
+        as_text(contextid),
+        ",",
+        col(7),
+        ",",
+        as_text(instance),
+        ",",
+        as_text(userid),
+        ",",
+        as_text(courseid),
+        ",",
+        pc.if_else(pa.array(kind == 6), as_text(userid), ""),
+        ",0,",
+        other,
+        ",",
+        as_text(ev.utc),
+        ",",
+        pick(["web", "ws"], (ev.device == PHONE).astype(np.int64)),
+        ",",
+        ev.ip_text(),
+        ",",
+    )
     header = (
         "id,eventname,component,action,target,objecttable,objectid,crud,edulevel,contextid,"
         "contextlevel,contextinstanceid,userid,courseid,relateduserid,anonymous,other,"
@@ -554,8 +747,11 @@ def moodle_logstore(ctx: Context) -> Source:
     no_damage = Damage(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
     parts = [Part(folder / "logstore_standard_log.csv", 0, n + 1)]
     written = write_lines(lines, parts, no_damage, mtime=ctx.end_mtime)
-    users = ["id,auth,username,firstname,lastname,email", "1,manual,guest,Guest user,,root@localhost",
-             f"2,manual,admin,Admin,Moodle,admin@{cat.DOMAIN}"]  # fmt: skip
+    users = [
+        "id,auth,username,firstname,lastname,email",
+        "1,manual,guest,Guest user,,root@localhost",
+        f"2,manual,admin,Admin,Moodle,admin@{cat.DOMAIN}",
+    ]
     for person in seen:  # one line per Moodle user, not per log line
         users.append(
             f"{moodle_id[person]},cas,{ctx.population.uid[person]},"

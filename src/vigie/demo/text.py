@@ -73,7 +73,9 @@ def hex16() -> pa.Array:
     return _HEX16
 
 
-def random_tokens(rng: np.random.Generator, size: int, length: int, *, hexa: bool = False) -> pa.Array:
+def random_tokens(
+    rng: np.random.Generator, size: int, length: int, *, hexa: bool = False
+) -> pa.Array:
     """`size` random tokens of `length` alphanumeric (or hex) characters."""
     alphabet = _HEX if hexa else _ALPHANUM
     codes = rng.integers(0, len(alphabet), size=(size, length), dtype=np.int64)
@@ -103,7 +105,11 @@ class Damage:
 def pick_damage(rng: np.random.Generator, size: int, rate: float = 0.0005) -> Damage:
     """About `rate` of `size` lines, and at least one of each kind when the file allows."""
     count = max(3, round(size * rate)) if size >= 30 else 0
-    chosen = rng.choice(size, size=count, replace=False).astype(np.int64) if count else np.zeros(0, np.int64)
+    chosen = (
+        rng.choice(size, size=count, replace=False).astype(np.int64)
+        if count
+        else np.zeros(0, np.int64)
+    )
     kinds = np.arange(count) % 3
     return Damage(
         truncated=np.sort(chosen[kinds == 0]),
@@ -175,7 +181,11 @@ def _payload(chunk: pa.Array | pa.ChunkedArray) -> bytes | memoryview:
 
 
 def write_lines(
-    lines: pa.Array | pa.ChunkedArray, parts: Sequence[Part], damage: Damage, *, mtime: float | None = None
+    lines: pa.Array | pa.ChunkedArray,
+    parts: Sequence[Part],
+    damage: Damage,
+    *,
+    mtime: float | None = None,
 ) -> dict[Path, list[int]]:
     """Writes the lines into their files; returns each file's damaged line numbers (1-based)."""
     spoilt = damage.all

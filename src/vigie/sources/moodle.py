@@ -20,11 +20,13 @@ from __future__ import annotations
 import csv
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
+import adbc_driver_manager.dbapi as adbc_dbapi
+import adbc_driver_postgresql.dbapi as adbc_postgresql
 import duckdb
 import numpy as np
 import pyarrow as pa
@@ -227,11 +229,8 @@ def _windows(
     limit: int,
 ) -> Iterator[tuple[pa.Table, tuple[int, int]]]:
     """The body of `read_logstore_db` (see there), once its arguments are checked."""
-    import adbc_driver_manager.dbapi as adbc_dbapi
-    import adbc_driver_postgresql.dbapi as pg
-
     try:
-        conn = pg.connect(full_uri, autocommit=True)
+        conn = adbc_postgresql.connect(full_uri, autocommit=True)
     except adbc_dbapi.Error as exc:
         raise SourceError(f"cannot connect to the Moodle database {where}: {_first(exc)}") from exc
     try:
@@ -239,10 +238,11 @@ def _windows(
         low = after
         select, next_second = _select(prefix), _next_second(prefix)
         while True:
-            first = _scalar(cur, next_second, (*low, limit), where, prefix)
+            cur.execute(next_second, (*low, limit))
+            first = cur.fetchall()[0][0]
             if first is None:
                 return
-            end = min(first + batch_seconds - 1, limit)
+            end = min(int(first) + batch_seconds - 1, limit)
             cur.execute(select, (*low, end))
             table = _conform(cur.fetch_arrow_table())
             if table.num_rows == 0:  # rows deleted between the two queries
@@ -255,37 +255,25 @@ def _windows(
             yield table, last
             low = last
     except adbc_dbapi.Error as exc:
+        if "does not exist" in str(exc):
+            raise SourceError(
+                f"{where}: no table {prefix}logstore_standard_log or {prefix}user ({_first(exc)}); "
+                "check 'prefix' (Moodle's $CFG->prefix) and the database name"
+            ) from exc
         raise SourceError(f"reading the Moodle log from {where} failed: {_first(exc)}") from exc
     finally:
         conn.close()
 
 
 def _first(exc: BaseException) -> str:
+    """The first line of an error (libpq's details follow on further lines)."""
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-
-
-def _scalar(cur: Any, sql: str, params: Sequence[int], where: str, prefix: str) -> int | None:
-    """Runs a one-value query; a missing table is reported with the prefix to check."""
-    import adbc_driver_manager.dbapi as adbc_dbapi
-
-    try:
-        cur.execute(sql, tuple(params))
-        rows = cur.fetchall()
-    except adbc_dbapi.Error as exc:
-        if "does not exist" in str(exc):
-            raise SourceError(
-                f"{where}: no table {prefix}logstore_standard_log or {prefix}user; check "
-                "'prefix' (Moodle's $CFG->prefix) and the database name"
-            ) from exc
-        raise
-    value = rows[0][0] if rows else None
-    return None if value is None else int(value)
 
 
 def _csv_header(path: Path) -> list[str]:
     """The column names of a CSV file's first row (quoted as PostgreSQL's CSV output quotes)."""
     try:
-        with path.open(encoding="utf-8", newline="") as handle:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
             header = next(csv.reader(handle), None)
     except (OSError, UnicodeDecodeError) as exc:
         raise SourceError(f"{path}: cannot read ({exc})") from exc
@@ -322,7 +310,8 @@ def _line_numbers(good: int, rejected: np.ndarray[Any, np.dtype[np.int64]]) -> p
 
     DuckDB returns the good rows in file order but without their position; its rejects carry
     the line. Numbering counts records, as DuckDB's rejects do: it is the file's line number
-    as long as no value contains a newline (PostgreSQL's exports of the log never do).
+    as long as no value contains a newline (Moodle stores `other` as JSON, whose newlines are
+    escaped).
     """
     candidates = np.arange(2, good + len(rejected) + 2, dtype=np.int64)
     kept = np.setdiff1d(candidates, rejected, assume_unique=True)[:good]
