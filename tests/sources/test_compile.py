@@ -122,3 +122,10 @@ def test_sources_compile_custom_format_cannot_shadow_builtin() -> None:
 def test_sources_compile_bad_declaration_names_the_field() -> None:
     with pytest.raises(FormatError, match="fields"):
         available_formats([{"name": "x", "pattern": "(?P<time>.*)", "fields": {"nope": "1"}}])
+
+
+def test_sources_compile_unnamed_groups_do_not_shift_named_fields() -> None:
+    spec = FormatSpec(name="x", pattern=r"^(\w+|-) (?P<time>\S+ \S+) (?:by )?(?P<user>\w+)$")
+    (row,) = parse(spec, ["GET 2026-03-02 08:15:00 by jdoe"])
+    assert row["user"] == "jdoe"
+    assert row["ts"] == datetime(2026, 3, 2, 7, 15, tzinfo=UTC)

@@ -22,7 +22,7 @@ def test_sources_reader_chunks_keep_line_numbers_and_offsets(tmp_path: Path) -> 
     table = pa.concat_tables(all_lines(path))
     assert table.column("line_no").to_pylist() == [1, 2, 3]
     assert table.column("byte_offset").to_pylist() == [0, 11, 19]
-    assert [s.rstrip("\r\n") for s in table.column("line").to_pylist()] == [
+    assert table.column("line").to_pylist() == [
         "first line", "second", "third one here"]
 
 
@@ -51,7 +51,7 @@ def test_sources_reader_resumes_from_offset_in_compressed_file(tmp_path: Path) -
     tables = all_lines(path, offset=offset, line_no=40, chunk_bytes=1 << 20)
     table = pa.concat_tables(tables)
     assert table.column("line_no").to_pylist()[0] == 41
-    assert table.column("line").to_pylist()[0].strip() == "line 40"
+    assert table.column("line").to_pylist()[0] == "line 40"
 
 
 def test_sources_reader_invalid_utf8_line_is_null_not_fatal(tmp_path: Path) -> None:
@@ -60,14 +60,15 @@ def test_sources_reader_invalid_utf8_line_is_null_not_fatal(tmp_path: Path) -> N
     table = pa.concat_tables(all_lines(path, chunk_bytes=1 << 20))
     assert table.column("line").null_count == 1
     assert table.column("line").to_pylist()[1] is None
-    assert table.column("line").to_pylist()[0].strip() == "ok été"
+    assert table.column("line").to_pylist()[0] == "ok été"
+    assert table.column("line").to_pylist()[2] == "ok again"
 
 
 def test_sources_reader_latin1_source_is_transcoded(tmp_path: Path) -> None:
     path = tmp_path / "latin.log"
     path.write_bytes("élève\nça\n".encode("latin-1"))
     table = pa.concat_tables(all_lines(path, chunk_bytes=1 << 20, encoding="latin-1"))
-    assert [s.strip() for s in table.column("line").to_pylist()] == ["élève", "ça"]
+    assert table.column("line").to_pylist() == ["élève", "ça"]
     assert table.column("byte_offset").to_pylist() == [0, 6]
 
 
@@ -81,3 +82,12 @@ def test_sources_reader_rotation_keeps_fingerprint(tmp_path: Path) -> None:
     live.unlink()
     assert fingerprint(rotated).head_hash() == before
     assert discover(["app.log*"], tmp_path) == [rotated]
+
+
+def test_sources_reader_short_long_and_crlf_lines_are_exact(tmp_path: Path) -> None:
+    """Lines are string views into the chunk: inline (≤ 12 bytes) or pointing into it."""
+    lines = ["", "a", "exactly12byt", "thirteen byte", "é" * 7, "x" * 300, "crlf line"]
+    path = tmp_path / "mixed.log"
+    path.write_bytes(("\n".join(lines[:-1]) + "\ncrlf line\r\n").encode())
+    table = pa.concat_tables(all_lines(path, chunk_bytes=1 << 20))
+    assert table.column("line").to_pylist() == lines

@@ -28,6 +28,7 @@ from vigie.ingest.traces import ingest_traces, load_traces
 from vigie.privacy.pseudonym import Pseudonymizer
 from vigie.referential.network import ZonePlan
 from vigie.sources.compile import CompiledFormat, compile_format, sql_str
+from vigie.sources.moodle import read_logstore_csv, read_logstore_db
 from vigie.sources.reader import Chunk, LogFile, discover, fingerprint, read_chunks
 from vigie.sources.spec import FormatSpec, available_formats, resolve
 from vigie.warehouse.lake import FileState, Lake, Transaction
@@ -98,16 +99,16 @@ class _SourceRun:
     con: duckdb.DuckDBPyConnection
     timezone: str
 
-    def process(self, chunk: Chunk, tx: Transaction) -> tuple[int, int]:
-        """Parses, enriches and stages one chunk; returns (rows, quarantined)."""
+    def process(self, lines: pa.Table, tx: Transaction, *, origin: str,
+                reference: datetime) -> tuple[int, int]:
+        """Parses, enriches and stages one chunk of lines (or rows); returns (rows, quarantined).
+
+        `origin` names where the lines come from in the quarantine (a file, a database);
+        `reference` is when it was last written (the year of formats that have none).
+        """
         con = self.con
-        con.register("raw_lines", chunk.lines)
-        con.execute(
-            "CREATE OR REPLACE TEMP VIEW lines AS SELECT line_no, byte_offset, "
-            "rtrim(line, chr(13) || chr(10)) AS line FROM raw_lines"
-        )
-        reference = datetime.fromtimestamp(chunk.file.mtime, tz=UTC)
-        query = self.compiled.query("lines", timezone=self.timezone, reference=reference)
+        con.register("raw_lines", lines)
+        query = self.compiled.query("raw_lines", timezone=self.timezone, reference=reference)
         con.execute(f"CREATE OR REPLACE TEMP TABLE parsed AS {query}")
         rows, bad = con.execute(
             "SELECT count(*) FILTER (_reason IS NULL), count(*) FILTER (_reason IS NOT NULL) "
@@ -128,7 +129,7 @@ class _SourceRun:
             folder = tx.area("quarantine") / f"source={self.source.name}"
             folder.mkdir(parents=True, exist_ok=True)
             con.execute(
-                f"COPY (SELECT {sql_str(str(chunk.file.path))} AS file, line_no, byte_offset, "
+                f"COPY (SELECT {sql_str(origin)} AS file, line_no, byte_offset, "
                 f"_reason AS reason, {sql_str(self.spec.name)} AS format, "
                 "current_timestamp AS quarantined_at FROM parsed WHERE _reason IS NOT NULL "
                 f"ORDER BY line_no) TO '{folder}/part-{tx.id}.parquet' (FORMAT parquet)"
@@ -149,7 +150,7 @@ def _pending_record(run: _SourceRun, chunk: Chunk, *, final: bool) -> Chunk:
         f"{sql_str(spec.record_start)})"
     ).fetchall()[0]
     closing = run.con.execute(
-        "SELECT rtrim(line, chr(13) || chr(10)) FROM raw_lines WHERE trim(line) <> '' "
+        "SELECT line FROM raw_lines WHERE trim(line) <> '' "
         "ORDER BY line_no DESC LIMIT 1"
     ).fetchall()[0]
     run.con.unregister("raw_lines")
@@ -191,7 +192,11 @@ def _ingest_file(
             if kept.end_offset <= offset:
                 break  # a single record still being written: wait for the next run
             with lake.transaction() as tx:
-                rows, bad = run.process(kept, tx) if kept.lines.num_rows else (0, 0)
+                rows, bad = (
+                    run.process(kept.lines, tx, origin=str(path),
+                                reference=datetime.fromtimestamp(file.mtime, tz=UTC))
+                    if kept.lines.num_rows else (0, 0)
+                )
                 rows_total, bad_total = rows_total + rows, bad_total + bad
                 tx.files.append(
                     FileState(
@@ -207,6 +212,66 @@ def _ingest_file(
             if kept is not chunk:
                 restart = True  # re-read from the start of the held-back record
                 break
+
+
+def _ingest_database(run: _SourceRun, lake: Lake, report: FileReport) -> None:
+    """Moodle's log table, from the cursor of the previous run, one window per transaction."""
+    settings = run.source.database
+    assert settings is not None
+    password = None
+    if settings.password_env:
+        password = os.environ.get(settings.password_env)
+        if password is None:
+            raise SourceError(
+                f"sources.{run.source.name}.database.password_env: the environment variable "
+                f"{settings.password_env} is not set"
+            )
+    cursor = lake.cursor(run.source.name)
+    position, total = cursor if cursor else ("0,0", 0)
+    after = tuple(int(v) for v in position.split(","))
+    for table, (seconds, row_id) in read_logstore_db(
+        settings.uri, password=password, prefix=settings.prefix, after=(after[0], after[1]),
+        batch_seconds=settings.batch_seconds,
+    ):
+        with lake.transaction() as tx:
+            rows, bad = run.process(table, tx, origin=f"database of source {run.source.name}",
+                                    reference=datetime.now(UTC))
+            total += rows
+            tx.cursors[run.source.name] = (f"{seconds},{row_id}", total)
+        report.rows += rows
+        report.quarantined += bad
+
+
+def _ingest_export(run: _SourceRun, lake: Lake, path: Path, report: FileReport,
+                   base: Path) -> None:
+    """A CSV export of Moodle's log table: read whole, once (an export does not grow)."""
+    file = fingerprint(path)
+    if not file.head or _match(file, lake.known_files(run.source.name)):
+        return
+    users = run.source.users_csv
+    rows_table, rejects = read_logstore_csv(
+        path, users_csv=None if users is None else (base / users if not Path(users).is_absolute()
+                                                    else Path(users)))
+    with lake.transaction() as tx:
+        rows, bad = run.process(rows_table, tx, origin=str(path),
+                                reference=datetime.fromtimestamp(file.mtime, tz=UTC))
+        if rejects.num_rows:
+            folder = tx.area("quarantine") / f"source={run.source.name}"
+            folder.mkdir(parents=True, exist_ok=True)
+            run.con.register("_rejects", rejects)
+            run.con.execute(
+                f"COPY (SELECT {sql_str(str(path))} AS file, line_no, 0::BIGINT AS byte_offset, "
+                f"reason, {sql_str(run.spec.name)} AS format, current_timestamp AS "
+                f"quarantined_at FROM _rejects) TO '{folder}/part-{tx.id}-rejects.parquet' "
+                "(FORMAT parquet)"
+            ).fetchall()
+            run.con.unregister("_rejects")
+            bad += rejects.num_rows
+        size = path.stat().st_size
+        tx.files.append(FileState(run.source.name, file.head_hash(), len(file.head), str(path),
+                                  size, rows + bad, rows, bad))
+    report.rows += rows
+    report.quarantined += bad
 
 
 def _apply_retention(config: Config, lake: Lake) -> None:
@@ -265,12 +330,22 @@ def ingest(
                               default=source.default_service),
                     enricher, con, tz,
                 )
+                if source.database is not None:
+                    db_report = FileReport(source.name, Path(f"database:{source.name}"))
+                    report.files.append(db_report)
+                    try:
+                        _ingest_database(run, lake, db_report)
+                    except (SourceError, duckdb.Error, OSError, ValueError) as exc:
+                        db_report.error = str(exc).splitlines()[0]
                 for path in discover(source.paths, config.base_dir):
                     file_report = FileReport(source.name, path)
                     report.files.append(file_report)
                     try:
-                        _ingest_file(run, lake, path, file_report,
-                                     config.vigie.chunk_mb << 20, progress)
+                        if spec.kind == "table":
+                            _ingest_export(run, lake, path, file_report, config.base_dir)
+                        else:
+                            _ingest_file(run, lake, path, file_report,
+                                         config.vigie.chunk_mb << 20, progress)
                     except (SourceError, duckdb.Error, OSError, ValueError) as exc:
                         file_report.error = str(exc).splitlines()[0]
             _apply_retention(config, lake)

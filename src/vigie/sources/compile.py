@@ -22,10 +22,13 @@ from vigie.sources.spec import CANONICAL_FIELDS, FormatSpec
 
 __all__ = ["CompiledFormat", "compile_format", "template_regex"]
 
+_WHOLE = "whole_segment_"
 _HOLE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 #: Zone abbreviations found in logs written by Java's `Date.toString()` and syslog, with offsets.
 TZ_ABBREVIATIONS = {"CEST": "+0200", "CET": "+0100", "UTC": "+0000", "GMT": "+0000"}
+#: Java's custom zone ids, such as `GMT+08:00`, are offsets.
+_JAVA_GMT_OFFSET = r"' GMT([+-]\d\d):?(\d\d) '"
 
 
 def sql_str(value: str) -> str:
@@ -94,7 +97,7 @@ def _struct(names: list[str], values: list[str]) -> str:
 
 
 def _regex_struct(text: str, pattern: str, names: list[str]) -> str:
-    """`regexp_extract` of all groups at once, as a struct."""
+    """`regexp_extract` of all groups at once, as a struct (names are given to groups by position)."""
     listed = ", ".join(sql_str(n) for n in names)
     return f"regexp_extract({text}, {sql_str(pattern)}, [{listed}])"
 
@@ -128,9 +131,11 @@ def _split_fast_path(template: str, sep: str, names: list[str]) -> tuple[list[st
             end = f"length(_p[{i}]) - {len(prefix) + len(suffix)}"
             values[holes[0]] = f"substr(_p[{i}], {len(prefix) + 1}, {end})"
         else:
-            rx = template_regex(seg, anchored_end=True)
-            columns.append(f"{_regex_struct(f'_p[{i}]', rx, holes)} AS _s{i}")
-            conditions.append(f"regexp_full_match(_p[{i}], {sql_str(rx)})")
+            # One regex pass per segment; the group around the whole of it tells a match
+            # (non-empty) from no match (empty) without matching a second time.
+            rx = f"(?P<{_WHOLE}>{template_regex(seg, anchored_end=True)})"
+            columns.append(f"{_regex_struct(f'_p[{i}]', rx, [_WHOLE, *holes])} AS _s{i}")
+            conditions.append(f"_s{i}.{_WHOLE} <> ''")
             values.update({name: f'_s{i}."{name}"' for name in holes})
     missing = [nm for nm in names if nm not in values]
     if missing:
@@ -168,11 +173,18 @@ def _cut(spec: FormatSpec) -> tuple[str, str]:
         return source, slow
     columns, fast_ok, fast = _split_fast_path(spec.template, spec.split, names)
     source = (
-        "SELECT *, " + "".join(c + ", " for c in columns) + f"{fast_ok} AS _fast FROM ("
+        f"SELECT *, {fast_ok} AS _fast FROM ("
+        "SELECT *" + "".join(", " + c for c in columns) + " FROM ("
         "SELECT line_no, byte_offset, line, line IS NOT NULL AS _text_ok, "
-        f"string_split(line, {sql_str(spec.split)}) AS _p FROM __RELATION__)"
+        f"string_split(line, {sql_str(spec.split)}) AS _p FROM __RELATION__))"
     )
     return source, f"CASE WHEN _fast THEN {fast} ELSE {slow} END"
+
+
+def _formats(fmt: str) -> str:
+    """The strptime format(s) as SQL: a fraction of seconds may be absent (zero is not written)."""
+    bare = re.sub(r"[.,]%[fgn]", "", fmt)
+    return sql_str(fmt) if bare == fmt else f"[{sql_str(fmt)}, {sql_str(bare)}]"
 
 
 def _time_expr(spec: FormatSpec) -> str:
@@ -181,16 +193,29 @@ def _time_expr(spec: FormatSpec) -> str:
     text = f'_m."{spec.time_field}"' if spec.kind != "table" else f'"{spec.time_field}"'
     if fmt == "epoch":
         return f"to_timestamp(TRY_CAST({text} AS DOUBLE))"
+    zone = sql_str(spec.timezone) if spec.timezone else "__TZ__"
+    # A zone name that is not an offset (Java prints CST, EDT, IST: ambiguous) is read as the
+    # zone of times without offset: Date.toString() prints the server's own zone.
+    local: tuple[str, str] | None = None
     if "%Z" in fmt:
+        if "%Z " in fmt:
+            local = (f"regexp_replace({text}, ' [A-Z]{{2,5}} ', ' ')", fmt.replace("%Z ", ""))
         for abbr, offset in TZ_ABBREVIATIONS.items():
             text = f"replace({text}, ' {abbr} ', ' {offset} ')"
+        # Java's custom zone ids are offsets: GMT+08:00.
+        text = f"regexp_replace({text}, {_JAVA_GMT_OFFSET}, ' \\1\\2 ')"
         fmt = fmt.replace("%Z", "%z")
     if spec.year == "infer":
         text = f"'__YEAR__ ' || {text}"
         fmt = "%Y " + fmt
-    parsed = f"try_strptime({text}, {sql_str(fmt)})"
+        if local:
+            local = (f"'__YEAR__ ' || {local[0]}", "%Y " + local[1])
+    parsed = f"try_strptime({text}, {_formats(fmt)})"
     if "%z" not in fmt:
-        parsed = f"timezone(__TZ__, {parsed})"
+        parsed = f"timezone({zone}, {parsed})"
+    if local:
+        unknown_zone = f"try_strptime({local[0]}, {_formats(local[1])})"
+        parsed = f"coalesce({parsed}, timezone({zone}, {unknown_zone}))"
     if spec.year == "infer":
         # A syslog line has no year: take the reference year (the file's last write), and a
         # date later than the reference means the line was written the year before.

@@ -117,11 +117,44 @@ def _valid_text(data: bytes, newlines: np.ndarray, starts: np.ndarray) -> np.nda
     return valid
 
 
+def _string_views(
+    data: bytes, buffer: np.ndarray, starts: np.ndarray, ends: np.ndarray, valid: np.ndarray | None
+) -> pa.Array:
+    """Arrow `string_view` of each line without its end of line, pointing into `data` (no copy).
+
+    A view is 16 bytes: the length, then either the text itself (12 bytes or less) or its first
+    4 bytes, the buffer index and the offset. Trailing `\r` of CRLF files is excluded too.
+    """
+    lengths = (ends - starts).astype(np.int64)
+    if len(data):
+        last = np.clip(ends - 1, 0, len(data) - 1)
+        lengths -= (lengths > 0) & (buffer[last] == 13)
+    count = len(starts)
+    views = np.zeros((count, 16), dtype=np.uint8)
+    views[:, 0:4] = lengths.astype("<i4").view(np.uint8).reshape(count, 4)
+    padded = np.concatenate([buffer, np.zeros(12, dtype=np.uint8)])
+    window = padded[starts[:, None] + np.arange(12)]  # first 12 bytes of each line
+    short = lengths <= 12
+    keep = np.arange(12) < lengths[:, None]
+    views[:, 4:16] = np.where(short[:, None] & keep, window, 0)
+    views[~short, 4:8] = window[~short, 0:4]
+    views[~short, 8:12] = 0  # buffer index: the one data buffer
+    views[~short, 12:16] = starts[~short].astype("<i4").view(np.uint8).reshape(-1, 4)
+    validity = None if valid is None else pa.array(valid).buffers()[1]
+    null_count = 0 if valid is None else int(count - valid.sum())
+    return pa.Array.from_buffers(
+        pa.string_view(), count,
+        [validity, pa.py_buffer(views.tobytes()), pa.py_buffer(data)], null_count,
+    )
+
+
 def _to_lines(data: bytes, first_line: int, base_offset: int, encoding: str) -> pa.Table:
     buffer = np.frombuffer(data, dtype=np.uint8)
     newlines = np.flatnonzero(buffer == 10)
     if len(data) and data[-1:] != b"\n":
         newlines = np.append(newlines, len(data))  # a last line without end of line (EOF)
+    if len(data) >= 2**31:
+        raise SourceError("a chunk must be smaller than 2 GiB: lower chunk_mb")
     count = len(newlines)
     starts = np.empty(count, dtype=np.int64)
     if count:
@@ -139,16 +172,8 @@ def _to_lines(data: bytes, first_line: int, base_offset: int, encoding: str) -> 
         if count:
             starts[0] = 0
             starts[1:] = newlines[:-1] + 1
-    # Each line keeps its end of line in the buffer; the parsing SQL trims it.
-    offsets = np.empty(count + 1, dtype=np.int64)
-    offsets[0] = 0
-    offsets[1:] = np.minimum(newlines + 1, len(data))
     valid = _valid_text(data, newlines, starts)
-    validity = None if valid is None else pa.array(valid).buffers()[1]
-    null_count = 0 if valid is None else int(count - valid.sum())
-    text = pa.LargeStringArray.from_buffers(
-        count, pa.py_buffer(offsets), pa.py_buffer(data), validity, null_count
-    )
+    text = _string_views(data, buffer, starts, newlines, valid)
     return pa.table(
         {
             "line_no": pa.array(np.arange(first_line, first_line + count, dtype=np.int64)),

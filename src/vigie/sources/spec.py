@@ -12,6 +12,7 @@ import re
 import tomllib
 from importlib import resources
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -51,6 +52,10 @@ class FormatSpec(BaseModel):
     time_field: str = "time"
     time_format: str = "%Y-%m-%d %H:%M:%S"
     year: Literal["present", "infer"] = "present"
+    timezone: str | None = Field(
+        default=None,
+        description="zone of times written without an offset (default: the installation's)",
+    )
     route_on: str | None = Field(
         default=None, description="canonical field holding the routing target (URL, entityID)"
     )
@@ -78,6 +83,11 @@ class FormatSpec(BaseModel):
                 f"unknown canonical field(s) {unknown} in 'fields'; "
                 f"allowed: {', '.join(CANONICAL_FIELDS)}"
             )
+        if self.timezone is not None:
+            try:
+                ZoneInfo(self.timezone)
+            except (ZoneInfoNotFoundError, ValueError) as exc:
+                raise ValueError(f"unknown time zone {self.timezone!r}") from exc
         if self.route_on and self.route_on not in CANONICAL_FIELDS:
             raise ValueError(f"'route_on' must be one of {', '.join(CANONICAL_FIELDS)}")
         if self.pattern:
@@ -93,7 +103,10 @@ class FormatSpec(BaseModel):
         if self.template:
             return _FIELD_IN_TEMPLATE.findall(self.template)
         if self.pattern:
-            return re.findall(r"\(\?P<([A-Za-z_][A-Za-z0-9_]*)>", self.pattern)
+            # DuckDB names capturing groups by position: unnamed ones get a placeholder name.
+            compiled = re.compile(self.pattern)
+            by_index = {index: name for name, index in compiled.groupindex.items()}
+            return [by_index.get(i, f"_group{i}") for i in range(1, compiled.groups + 1)]
         return list(self.extract)
 
 
