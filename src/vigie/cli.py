@@ -87,19 +87,19 @@ def print_summary(config: Config, report: RunReport) -> None:
     for service, events, users in per_service:
         table.add_row(service, _n(events), _n(users))
     console.print(table)
-    populations = [r[0] for r in con.sql(
-        "SELECT population FROM events GROUP BY 1 ORDER BY count(*) DESC").fetchall()]
-    if populations:
-        pivot = con.sql(
-            "SELECT service, population, count(DISTINCT user_pseudo) FROM events GROUP BY ALL"
-        ).fetchall()
-        cells = {(s, p): n for s, p, n in pivot}
+    pivot = con.sql(
+        "SELECT service, population, count(DISTINCT user_pseudo) AS users FROM events "
+        "WHERE user_pseudo IS NOT NULL GROUP BY ALL ORDER BY service, users DESC"
+    ).fetchall()
+    if pivot:
         users = Table(title="Distinct pseudonymous users per service × population")
         users.add_column("service")
-        for p in populations:
-            users.add_column(p, justify="right")
+        users.add_column("users by population", overflow="fold")
+        by_service: dict[str, list[str]] = {}
+        for service, population, count in pivot:
+            by_service.setdefault(service, []).append(f"{population} {_n(count)}")
         for service, _, _ in per_service:
-            users.add_row(service, *(_n(cells.get((service, p), 0)) for p in populations))
+            users.add_row(service, " · ".join(by_service.get(service, [])))
         console.print(users)
     files = Table(title="This run, per file")
     for column in ("source", "file", "new events", "quarantined", "error"):

@@ -7,6 +7,7 @@ zone being Europe/Paris (as in `test_compile.parse`).
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,9 +16,10 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 import pytest
+from pydantic import ValidationError
 
 from vigie.sources.compile import compile_format
-from vigie.sources.spec import FormatSpec, builtin_formats
+from vigie.sources.spec import FormatSpec, available_formats, builtin_formats
 
 SAMPLES = Path(__file__).parents[1] / "fixtures" / "samples"
 REFERENCE = datetime(2026, 1, 10, tzinfo=UTC)  # "the file's last write", for syslog years
@@ -416,3 +418,52 @@ def test_sources_formats_apache_and_cas_servicestats_samples() -> None:
     assert canon(rows[19]) == (utc(2015, 9, 25, 4, 49, 15), "ens19", "192.0.2.15",
                                "service-ticket",
                                "https://mail.univ-lorraine.fr/zimbra/preauth/preauthUL_PERS.jsp")
+
+
+# --- docs/formats.md ------------------------------------------------------------------------
+
+
+def test_sources_formats_documented_examples_work() -> None:
+    """The `[[formats]]` of docs/formats.md are accepted, and its example line parses."""
+    doc = (Path(__file__).parents[2] / "docs" / "formats.md").read_text(encoding="utf-8")
+    blocks = [b.split("```", 1)[0] for b in doc.split("```toml\n")[1:]]
+    declared = [f for b in blocks for f in tomllib.loads(b).get("formats", [])]
+    assert [f["name"] for f in declared] == ["adeweb", "myapp_json", "myapp_blocks"]
+    formats = available_formats(declared)
+    for name in builtin_formats():
+        assert f"### `{name}`" in doc or f"`{name}` and `" in doc or f"and `{name}`" in doc, name
+    (row,) = parse(formats["adeweb"], [
+        "2026-03-02 08:15:00,123 [INFO] auth JDoe from 192.0.2.7 (Firefox/123.0): login ok",
+    ])
+    assert canon(row) == (utc(2026, 3, 2, 7, 15, 0, 123000), "jdoe", "192.0.2.7", "login", None)
+    assert row["user_agent"] == "Firefox/123.0"
+    (row,) = parse(formats["myapp_json"], [
+        '{"ts":"2026-03-02T08:15:00+01:00","auth":{"login":"jdoe"},"client":"192.0.2.7",'
+        '"event":"open"}',
+    ])
+    assert canon(row) == (utc(2026, 3, 2, 7, 15), "jdoe", "192.0.2.7", "open", None)
+    (row,) = parse(formats["myapp_blocks"], [
+        "--- session 02/03/2026 08:15:00", "login: jdoe", "from: 192.0.2.7",
+    ])
+    assert canon(row) == (utc(2026, 3, 2, 7, 15), "jdoe", "192.0.2.7", "session", None)
+
+
+def test_sources_formats_time_zone_of_a_format_is_checked() -> None:
+    with pytest.raises(ValidationError, match="unknown time zone"):
+        FormatSpec(name="x", pattern="(?P<time>.*)", timezone="Europe/Pariss")
+
+
+def test_sources_formats_truncated_login_lines_are_quarantined() -> None:
+    """A line cut short (a crash, a full disk) must not become a login without user or address."""
+    cases = {
+        "dovecot": sample("dovecot.log")[0],
+        "roundcube_userlogins": sample("roundcube_userlogins.log")[2],
+        "roundcube_userlogins_syslog": sample("roundcube_userlogins_syslog.log")[0],
+        "shibboleth_idp_audit": sample("shibboleth_idp_audit.log")[1],
+        "nextcloud_audit": sample("nextcloud_audit.json")[5],
+        "cas_audit_json": sample("cas_audit.json")[1],
+    }
+    for fmt, line in cases.items():
+        assert parse(fmt, [line])[0]["_reason"] is None, fmt
+        for cut in (len(line) * 2 // 5, line.index(" from ") + 9 if " from " in line else 40):
+            assert parse(fmt, [line[:cut]])[0]["_reason"] is not None, (fmt, line[:cut])

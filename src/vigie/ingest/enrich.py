@@ -60,16 +60,26 @@ class Enricher:
     zones: ZonePlan
     pseudonymizer: Pseudonymizer
 
+    def __post_init__(self) -> None:
+        self._register("dim_user", self.pseudonymizer.known())
+        # With a single directory snapshot (the usual case) an equality join does the as-of.
+        snapshots = self.con.sql("SELECT count(DISTINCT valid_from) FROM people").fetchall()
+        self._asof = snapshots[0][0] > 1
+
     def _register(self, name: str, table: pa.Table) -> None:
         self.con.register(name, table)
 
     def prepare_dimensions(self, parsed: str) -> None:
         """Builds the per-chunk lookup tables from the distinct values of `parsed`."""
         good = f"FROM {parsed} WHERE _reason IS NULL"
-        users = self.con.sql(
-            f"SELECT DISTINCT lower(trim(user)) AS u {good} AND user IS NOT NULL"
+        # Only logins not seen earlier in this run go through the HMAC.
+        new = self.con.sql(
+            f"SELECT DISTINCT lower(trim(user)) AS u {good} AND user IS NOT NULL "
+            "AND lower(trim(user)) NOT IN (SELECT user FROM dim_user)"
         ).to_arrow_table()
-        self._register("dim_user", self.pseudonymizer.table(users.column("u").combine_chunks()))
+        if new.num_rows:
+            self.pseudonymizer.table(new.column("u").combine_chunks())
+            self._register("dim_user", self.pseudonymizer.known())
         ips = self.con.sql(f"SELECT DISTINCT ip {good} AND ip IS NOT NULL").to_arrow_table()
         ip_values = ips.column("ip").combine_chunks()
         self._register(
@@ -118,5 +128,6 @@ FROM (
 LEFT JOIN dim_ip z ON z.ip = e.ip
 LEFT JOIN dim_ua a ON a.user_agent = coalesce(e.user_agent, '')
 LEFT JOIN dim_day d ON d.date = e._day
-ASOF LEFT JOIN people p ON p.user_pseudo = e._pseudo AND e._day >= p.valid_from
+{"ASOF LEFT JOIN" if self._asof else "LEFT JOIN"} people p ON p.user_pseudo = e._pseudo
+  {"AND e._day >= p.valid_from" if self._asof else ""}
 """

@@ -92,3 +92,10 @@ class Pseudonymizer:
                 "user_pseudo": pa.array([self.one(v) for v in values], pa.string()),
             }
         )
+
+    def known(self) -> pa.Table:
+        """Every (`user`, `user_pseudo`) computed so far in this run (normalised identifiers)."""
+        return pa.table({
+            "user": pa.array(list(self._seen), pa.string()),
+            "user_pseudo": pa.array(list(self._seen.values()), pa.string()),
+        })
