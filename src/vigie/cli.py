@@ -211,9 +211,7 @@ def formats_command(
     Example:  [bold]vigie formats[/]
     """
     def action() -> None:
-        custom = []
-        if config is not None:
-            custom = [f.model_dump(exclude_unset=True) for f in load_config(config).formats]
+        custom = load_config(config).formats if config is not None else []
         table = Table("format", "kind", "description")
         for name, spec in sorted(available_formats(custom).items()):
             table.add_row(name, spec.kind, " ".join(spec.description.split()))

@@ -14,11 +14,11 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from vigie.errors import ConfigError
+from vigie.sources.spec import FormatSpec
 
 __all__ = [
     "Config",
     "DirectoryConfig",
-    "FormatConfig",
     "LdapConfig",
     "MoodleDatabaseConfig",
     "RouteConfig",
@@ -85,25 +85,6 @@ class SourceConfig(_Strict):
         return self
 
 
-class FormatConfig(_Strict):
-    """A custom format declared in the config file (same keys as the shipped format files)."""
-
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    description: str = ""
-    kind: Literal["lines", "json", "multiline"] = "lines"
-    pattern: str | None = None
-    template: str | None = None
-    split: str | None = None
-    record_start: str | None = None
-    record_end: str | None = None
-    time_field: str = "time"
-    time_format: str = "%Y-%m-%d %H:%M:%S"
-    year: Literal["present", "infer"] = "present"
-    route_on: str | None = None
-    fields: dict[str, str] = Field(default_factory=dict)
-    extract: dict[str, str] = Field(default_factory=dict)
-
-
 class LdapConfig(_Strict):
     """An LDAP directory read with a paged search."""
 
@@ -127,7 +108,6 @@ class DirectoryConfig(_Strict):
         default_factory=dict,
         description="overrides of the attribute names, e.g. {uid = 'supannAliasLogin'}",
     )
-    population_labels: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _exactly_one(self) -> DirectoryConfig:
@@ -156,7 +136,7 @@ class Config(_Strict):
     network: dict[str, list[str]] = Field(
         default_factory=dict, description="zone name -> list of CIDR blocks"
     )
-    formats: list[FormatConfig] = Field(default_factory=list)
+    formats: list[FormatSpec] = Field(default_factory=list)
     traces: list[str] = Field(
         default_factory=list,
         description="globs of ESUP CAS trace files (TRACE-…:login) for TRACE cookies in web logs",

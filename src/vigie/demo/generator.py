@@ -33,17 +33,6 @@ MANIFEST = "demo-manifest.json"
 _DEFAULT_PEOPLE = 6_000
 _DEFAULT_DAYS = 120
 
-_POPULATION_LABELS = {
-    "student": "Étudiants",
-    "teacher": "Enseignants",
-    "faculty": "Enseignants-chercheurs",
-    "staff": "Personnels BIATSS",
-    "employee": "Personnels",
-    "researcher": "Chercheurs",
-    "affiliate": "Invités",
-}
-
-
 def generate(
     out: Path,
     *,
@@ -136,9 +125,6 @@ def _config_text(sources: list[Source], seed: int, people: int, days: int, end: 
         "# The SUPANN directory as LDIF: people (ou=people) and structures (ou=structures).",
         "[directory]",
         'ldif = "annuaire.ldif"',
-        "",
-        "[directory.population_labels]",
-        *(f"{key} = {_toml(label)}" for key, label in _POPULATION_LABELS.items()),
         "",
         "# The campus IP plan: zone -> CIDR blocks. Any other address is 'outside'.",
         "[network]",

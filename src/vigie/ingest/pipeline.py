@@ -304,9 +304,7 @@ def ingest(
     report = RunReport()
     try:
         with _exclusive(lake):
-            formats = available_formats(
-                [f.model_dump(exclude_unset=True) for f in config.formats]
-            )
+            formats = available_formats(config.formats)
             con = duckdb.connect()
             con.execute(f"SET threads = {os.cpu_count() or 2}")
             pseudonymizer = Pseudonymizer(secret)

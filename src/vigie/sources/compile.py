@@ -97,7 +97,7 @@ def _struct(names: list[str], values: list[str]) -> str:
 
 
 def _regex_struct(text: str, pattern: str, names: list[str]) -> str:
-    """`regexp_extract` of all groups at once, as a struct (names are given to groups by position)."""
+    """`regexp_extract` of all groups at once, as a struct (groups are named by position)."""
     listed = ", ".join(sql_str(n) for n in names)
     return f"regexp_extract({text}, {sql_str(pattern)}, [{listed}])"
 

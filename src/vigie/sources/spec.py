@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Sequence
 from importlib import resources
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -132,11 +133,14 @@ def builtin_formats() -> dict[str, FormatSpec]:
     return found
 
 
-def available_formats(custom: list[dict[str, object]] | None = None) -> dict[str, FormatSpec]:
+def available_formats(
+    custom: Sequence[FormatSpec | dict[str, object]] = (),
+) -> dict[str, FormatSpec]:
     """Shipped formats plus an installation's own; a custom format may not shadow a shipped one."""
     formats = builtin_formats()
-    for i, data in enumerate(custom or []):
-        spec = _parse(data, f"the configuration's formats[{i}]")
+    for i, data in enumerate(custom):
+        spec = (data if isinstance(data, FormatSpec)
+                else _parse(data, f"the configuration's formats[{i}]"))
         if spec.name in formats:
             raise FormatError(
                 f"formats[{i}]: the name {spec.name!r} is already a shipped format; choose another"
