@@ -7,6 +7,7 @@ directory of the configuration file, so a config can be moved together with its 
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
@@ -24,6 +25,7 @@ __all__ = [
     "RouteConfig",
     "SourceConfig",
     "load_config",
+    "password_from_env",
 ]
 
 
@@ -161,6 +163,20 @@ class Config(_Strict):
     @property
     def lake_path(self) -> Path:
         return self.path(self.vigie.lake)
+
+
+def password_from_env(variable: str | None, *, key: str) -> str | None:
+    """The password held by the environment variable a configuration key names (None if no key).
+
+    Raises:
+        ConfigError: naming the key when the variable is not set.
+    """
+    if variable is None:
+        return None
+    value = os.environ.get(variable)
+    if value is None:
+        raise ConfigError(f"{key}: the environment variable {variable} is not set")
+    return value
 
 
 def _dotted(loc: tuple[int | str, ...], data: dict[str, object]) -> str:

@@ -9,14 +9,12 @@ snapshots also give the population of each day, the denominator of every adoptio
 
 from __future__ import annotations
 
-import os
 from datetime import date
 
 import duckdb
 import pyarrow as pa
 
-from vigie.config import Config
-from vigie.errors import ConfigError
+from vigie.config import Config, password_from_env
 from vigie.privacy.pseudonym import Pseudonymizer
 from vigie.referential.directory import Directory, load_ldap, load_ldif
 from vigie.warehouse.lake import Lake
@@ -38,14 +36,7 @@ def read_directory(config: Config) -> Directory:
         return load_ldif(config.path(settings.ldif), attributes=attributes)
     ldap = settings.ldap
     assert ldap is not None
-    password = None
-    if ldap.password_env:
-        password = os.environ.get(ldap.password_env)
-        if password is None:
-            raise ConfigError(
-                f"directory.ldap.password_env: the environment variable {ldap.password_env} "
-                "is not set"
-            )
+    password = password_from_env(ldap.password_env, key="directory.ldap.password_env")
     return load_ldap(
         ldap.url,
         bind_dn=ldap.bind_dn,

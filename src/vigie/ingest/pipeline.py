@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pyarrow as pa
 
-from vigie.config import Config, SourceConfig
+from vigie.config import Config, SourceConfig, password_from_env
 from vigie.errors import SourceError, VigieError
 from vigie.ingest.directory import load_people, snapshot_directory
 from vigie.ingest.enrich import Enricher, route_sql
@@ -218,14 +218,8 @@ def _ingest_database(run: _SourceRun, lake: Lake, report: FileReport) -> None:
     """Moodle's log table, from the cursor of the previous run, one window per transaction."""
     settings = run.source.database
     assert settings is not None
-    password = None
-    if settings.password_env:
-        password = os.environ.get(settings.password_env)
-        if password is None:
-            raise SourceError(
-                f"sources.{run.source.name}.database.password_env: the environment variable "
-                f"{settings.password_env} is not set"
-            )
+    password = password_from_env(
+        settings.password_env, key=f"sources ({run.source.name}).database.password_env")
     cursor = lake.cursor(run.source.name)
     position, total = cursor if cursor else ("0,0", 0)
     after = tuple(int(v) for v in position.split(","))
@@ -333,7 +327,7 @@ def ingest(
                     report.files.append(db_report)
                     try:
                         _ingest_database(run, lake, db_report)
-                    except (SourceError, duckdb.Error, OSError, ValueError) as exc:
+                    except (VigieError, duckdb.Error, OSError, ValueError) as exc:
                         db_report.error = str(exc).splitlines()[0]
                 for path in discover(source.paths, config.base_dir):
                     file_report = FileReport(source.name, path)
