@@ -316,8 +316,12 @@ def ingest(
             selected = [s for s in config.sources if sources is None or s.name in sources]
             for source in selected:
                 spec = resolve(source.format, formats)
+                unused = frozenset(
+                    ({"target"} if not source.routes else set())
+                    | ({"trace"} if not config.traces else set())
+                )
                 run = _SourceRun(
-                    source, spec, compile_format(spec),
+                    source, spec, compile_format(spec, omit=unused),
                     route_sql(source.routes, fixed=source.service,
                               default=source.default_service),
                     enricher, con, tz,

@@ -22,7 +22,6 @@ from vigie.sources.spec import CANONICAL_FIELDS, FormatSpec
 
 __all__ = ["CompiledFormat", "compile_format", "template_regex"]
 
-_WHOLE = "whole_segment_"
 _HOLE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 #: Zone abbreviations found in logs written by Java's `Date.toString()` and syslog, with offsets.
@@ -102,6 +101,18 @@ def _regex_struct(text: str, pattern: str, names: list[str]) -> str:
     return f"regexp_extract({text}, {sql_str(pattern)}, [{listed}])"
 
 
+def _single_separator(segment: str) -> str | None:
+    """The one character that alone separates a segment's fields, if so (`" {a} {b} "` → " ")."""
+    literals = _HOLE.split(segment)[0::2]
+    inner = set(literals[1:-1])
+    if len(inner) != 1:
+        return None
+    (sep,) = inner
+    if len(sep) != 1 or not {literals[0], literals[-1]} <= {"", sep}:
+        return None
+    return sep
+
+
 def _split_fast_path(template: str, sep: str, names: list[str]) -> tuple[list[str], str, str]:
     """(extra columns, condition, struct) cutting a template on one separator, mostly without regex.
 
@@ -130,12 +141,21 @@ def _split_fast_path(template: str, sep: str, names: list[str]) -> tuple[list[st
                 conditions.append(f"ends_with(_p[{i}], {sql_str(suffix)})")
             end = f"length(_p[{i}]) - {len(prefix) + len(suffix)}"
             values[holes[0]] = f"substr(_p[{i}], {len(prefix) + 1}, {end})"
+        elif _single_separator(seg) is not None:
+            # Fields separated by one character (` {status} {bytes} `): a second split.
+            sep2 = _single_separator(seg)
+            assert sep2 is not None
+            parts = seg.split(sep2)
+            columns.append(f"string_split(_p[{i}], {sql_str(sep2)}) AS _s{i}")
+            conditions.append(f"len(_s{i}) = {len(parts)}")
+            values.update({part[1:-1]: f"_s{i}[{k}]" for k, part in enumerate(parts, start=1)
+                           if part})
         else:
-            # One regex pass per segment; the group around the whole of it tells a match
-            # (non-empty) from no match (empty) without matching a second time.
-            rx = f"(?P<{_WHOLE}>{template_regex(seg, anchored_end=True)})"
-            columns.append(f"{_regex_struct(f'_p[{i}]', rx, [_WHOLE, *holes])} AS _s{i}")
-            conditions.append(f"_s{i}.{_WHOLE} <> ''")
+            # A short regex on this segment only (a full match is a cheap DFA pass; extracting
+            # at most four groups lets RE2 use its fast one-pass engine).
+            rx = template_regex(seg, anchored_end=True)
+            columns.append(f"{_regex_struct(f'_p[{i}]', rx, holes)} AS _s{i}")
+            conditions.append(f"regexp_full_match(_p[{i}], {sql_str(rx)})")
             values.update({name: f'_s{i}."{name}"' for name in holes})
     missing = [nm for nm in names if nm not in values]
     if missing:
@@ -226,13 +246,19 @@ def _time_expr(spec: FormatSpec) -> str:
     return parsed
 
 
-def compile_format(spec: FormatSpec) -> CompiledFormat:
-    """Builds the parsing query of a format (done once per run, not per line)."""
+def compile_format(spec: FormatSpec, *, omit: frozenset[str] = frozenset()) -> CompiledFormat:
+    """Builds the parsing query of a format (done once per run, not per line).
+
+    Canonical fields in `omit` are left NULL: a source that does not route needs no `target`,
+    an installation without CAS trace files no `trace`, and not computing them saves time.
+    """
     mapped = {name: f"_m.\"{name}\"" for name in spec.field_names if name in CANONICAL_FIELDS}
     if spec.kind == "table":
         mapped = {}
     for name, expr in spec.fields.items():
         mapped[name] = expr
+    for name in omit:
+        mapped.pop(name, None)
     canon = ",\n  ".join(
         f"CAST({mapped.get(f, 'NULL')} AS VARCHAR) AS {f}" for f in CANONICAL_FIELDS
     )
