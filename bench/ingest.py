@@ -117,15 +117,24 @@ def generate(fmt: str, lines: int, seed: int) -> pa.Array:
     return pc.if_else(pa.array(mask), pc.utf8_slice_codeunits(out, 0, 25), out)
 
 
-def write_file(path: Path, lines: pa.Array, first: str | None = None) -> None:
-    """Writes lines (each file gets a distinct first line, as real files do)."""
+BLOCK = 1_000_000
+
+
+def write_file(path: Path, fmt: str, lines: int, seed: int, first: str | None = None) -> None:
+    """Writes `lines` lines, generated and written by blocks (memory stays small).
+
+    Each file gets a distinct first line, as real files do (files are known by their start).
+    """
     with path.open("wb") as handle:
         if first is not None:
             handle.write(first.encode() + b"\n")
-        step = 1_000_000
-        for start in range(0, len(lines), step):
-            part = lines.slice(start, step)
-            handle.write(("\n".join(part.to_pylist()) + "\n").encode())
+        for block, start in enumerate(range(0, lines, BLOCK)):
+            text = pc.binary_join_element_wise(
+                generate(fmt, min(BLOCK, lines - start), seed=seed * 1000 + block), "\n", ""
+            ).cast(pa.large_string())
+            offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)
+            data = text.buffers()[2]
+            handle.write(memoryview(data)[offsets[0]: offsets[len(text)]])
 
 
 def config(folder: Path, fmt: str) -> Path:
@@ -223,9 +232,8 @@ def main() -> None:
         folder = work / fmt
         (folder / "logs").mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
-        lines = generate(fmt, args.lines, seed=1)
         for i in range(args.files):
-            write_file(folder / f"logs/part{i:03d}.log", lines,
+            write_file(folder / f"logs/part{i:03d}.log", fmt, args.lines, seed=1,
                        first=f"# bench file {i}" if args.files > 1 else None)
         size = sum(p.stat().st_size for p in (folder / "logs").iterdir())
         print(f"\n{fmt}: generated {size / 1e9:.2f} GB in {time.perf_counter() - t0:.1f} s")

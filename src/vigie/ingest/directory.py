@@ -84,10 +84,13 @@ def load_people(lake: Lake, con: duckdb.DuckDBPyConnection) -> None:
             | {c: pa.array([], pa.string()) for c in PEOPLE_COLUMNS[1:] if c != "affiliations"}
             | {"affiliations": pa.array([], pa.list_(pa.string()))}
         )
-        con.register("people", empty)
+        con.register("_no_people", empty)
+        con.execute("CREATE OR REPLACE TABLE people AS SELECT * FROM _no_people").fetchall()
+        con.unregister("_no_people")
         return
+    # A table of the run's database (not a temporary one): every worker's cursor sees it.
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE people AS "
+        "CREATE OR REPLACE TABLE people AS "
         "SELECT * EXCLUDE (snapshot_date), "
         "CASE WHEN snapshot_date = min(snapshot_date) OVER () THEN DATE '0001-01-01' "
         "ELSE snapshot_date END AS valid_from "

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import fcntl
 import os
+import threading
+from collections import deque
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -34,6 +37,9 @@ from vigie.sources.spec import FormatSpec, available_formats, resolve
 from vigie.warehouse.lake import FileState, Lake, Transaction
 
 __all__ = ["FileReport", "RunReport", "ingest"]
+
+#: Chunks of one file processed at once (reading and DuckDB overlap on two cores).
+_IN_FLIGHT = 2
 
 #: Called after each chunk with (source name, file path, bytes read in this chunk).
 ProgressHook = Callable[[str, Path, int], None]
@@ -89,15 +95,28 @@ def _match(file: LogFile, known: list[FileState]) -> FileState | None:
 
 @dataclass
 class _SourceRun:
-    """One source being ingested: its format, routing and the run-wide enrichment."""
+    """One source being ingested: its format, routing and the run-wide enrichment.
+
+    Chunks may be processed by several threads at once: each thread has its own DuckDB cursor
+    (its own temporary tables and lookup tables) over the run's shared database.
+    """
 
     source: SourceConfig
     spec: FormatSpec
     compiled: CompiledFormat
     service_sql: str
-    enricher: Enricher
     con: duckdb.DuckDBPyConnection
+    make_enricher: Callable[[duckdb.DuckDBPyConnection], Enricher]
     timezone: str
+    _local: threading.local = field(default_factory=threading.local)
+
+    def _worker(self) -> tuple[duckdb.DuckDBPyConnection, Enricher]:
+        worker: tuple[duckdb.DuckDBPyConnection, Enricher] | None = getattr(
+            self._local, "worker", None)
+        if worker is None:
+            cursor = self.con.cursor()
+            worker = self._local.worker = (cursor, self.make_enricher(cursor))
+        return worker
 
     def process(self, lines: pa.Table, tx: Transaction, *, origin: str,
                 reference: datetime) -> tuple[int, int]:
@@ -106,7 +125,7 @@ class _SourceRun:
         `origin` names where the lines come from in the quarantine (a file, a database);
         `reference` is when it was last written (the year of formats that have none).
         """
-        con = self.con
+        con, enricher = self._worker()
         con.register("raw_lines", lines)
         query = self.compiled.query("raw_lines", timezone=self.timezone, reference=reference)
         con.execute(f"CREATE OR REPLACE TEMP TABLE parsed AS {query}")
@@ -115,8 +134,8 @@ class _SourceRun:
             "FROM parsed"
         ).fetchall()[0]
         if rows:
-            self.enricher.prepare_dimensions("parsed")
-            events = self.enricher.events_sql(
+            enricher.prepare_dimensions("parsed")
+            events = enricher.events_sql(
                 "parsed", service=self.service_sql, source=self.source.name,
                 format_name=self.spec.name,
             )
@@ -171,44 +190,101 @@ def _pending_record(run: _SourceRun, chunk: Chunk, *, final: bool) -> Chunk:
 
 def _ingest_file(
     run: _SourceRun, lake: Lake, path: Path, report: FileReport, chunk_bytes: int,
-    progress: ProgressHook | None,
+    progress: ProgressHook | None, pool: ThreadPoolExecutor,
 ) -> None:
     file = fingerprint(path)
     if not file.head:
         return
     state = _match(file, lake.known_files(run.source.name))
-    offset, line_no = (state.offset, state.lines) if state else (0, 0)
-    rows_total = state.rows if state else 0
-    bad_total = state.quarantined if state else 0
-    head_len = len(file.head)
+    progress_state = _FileProgress(
+        run, lake, file, report, progress,
+        offset=state.offset if state else 0, rows=state.rows if state else 0,
+        quarantined=state.quarantined if state else 0,
+    )
+    line_no = state.lines if state else 0
+    reference = datetime.fromtimestamp(file.mtime, tz=UTC)
+    if run.spec.kind == "multiline":
+        _ingest_records(run, progress_state, chunk_bytes, line_no, reference)
+        return
+    # Two chunks in flight: while one is in DuckDB, the next is read and prepared; commits
+    # happen in file order, so the catalogue's offset always follows committed data.
+    in_flight: deque[tuple[Chunk, Future[tuple[Transaction, int, int]]]] = deque()
+
+    def stage(chunk: Chunk) -> tuple[Transaction, int, int]:
+        tx = lake.begin()
+        try:
+            rows, bad = run.process(chunk.lines, tx, origin=str(path), reference=reference)
+        except BaseException:
+            lake.abort(tx)
+            raise
+        return tx, rows, bad
+
+    try:
+        for chunk in read_chunks(file, offset=progress_state.offset, line_no=line_no,
+                                 chunk_bytes=chunk_bytes, encoding=run.source.encoding):
+            in_flight.append((chunk, pool.submit(stage, chunk)))
+            if len(in_flight) >= _IN_FLIGHT:
+                done, future = in_flight.popleft()
+                progress_state.commit(done, *future.result())
+        while in_flight:
+            done, future = in_flight.popleft()
+            progress_state.commit(done, *future.result())
+    finally:
+        for _, future in in_flight:  # after an error: forget what was staged
+            with suppress(BaseException):
+                lake.abort(future.result()[0])
+
+
+@dataclass
+class _FileProgress:
+    """Where a file's ingestion stands; commits staged chunks in order."""
+
+    run: _SourceRun
+    lake: Lake
+    file: LogFile
+    report: FileReport
+    hook: ProgressHook | None
+    offset: int
+    rows: int
+    quarantined: int
+
+    def commit(self, chunk: Chunk, tx: Transaction, rows: int, bad: int) -> None:
+        self.rows += rows
+        self.quarantined += bad
+        head_len = len(self.file.head)
+        tx.files.append(FileState(
+            self.run.source.name, self.file.head_hash(head_len), head_len,
+            str(self.file.path), chunk.end_offset, chunk.end_line, self.rows, self.quarantined,
+        ))
+        self.lake.commit(tx)
+        self.report.rows += rows
+        self.report.quarantined += bad
+        if self.hook is not None:
+            self.hook(self.run.source.name, self.file.path, chunk.end_offset - self.offset)
+        self.offset = chunk.end_offset
+
+
+def _ingest_records(run: _SourceRun, state: _FileProgress, chunk_bytes: int, line_no: int,
+                    reference: datetime) -> None:
+    """Multi-line records, one chunk at a time: a record cut by the chunk's end is re-read."""
     restart = True
     while restart:
         restart = False
-        for chunk in read_chunks(
-            file, offset=offset, line_no=line_no, chunk_bytes=chunk_bytes,
-            encoding=run.source.encoding,
-        ):
+        for chunk in read_chunks(state.file, offset=state.offset, line_no=line_no,
+                                 chunk_bytes=chunk_bytes, encoding=run.source.encoding):
             kept = _pending_record(run, chunk, final=chunk.at_end)
-            if kept.end_offset <= offset:
+            if kept.end_offset <= state.offset:
                 break  # a single record still being written: wait for the next run
-            with lake.transaction() as tx:
-                rows, bad = (
-                    run.process(kept.lines, tx, origin=str(path),
-                                reference=datetime.fromtimestamp(file.mtime, tz=UTC))
-                    if kept.lines.num_rows else (0, 0)
-                )
-                rows_total, bad_total = rows_total + rows, bad_total + bad
-                tx.files.append(
-                    FileState(
-                        run.source.name, file.head_hash(head_len), head_len, str(path),
-                        kept.end_offset, kept.end_line, rows_total, bad_total,
-                    )
-                )
-            report.rows += rows
-            report.quarantined += bad
-            if progress is not None:
-                progress(run.source.name, path, kept.end_offset - offset)
-            offset, line_no = kept.end_offset, kept.end_line
+            tx = state.lake.begin()
+            try:
+                rows, bad = (run.process(kept.lines, tx, origin=str(state.file.path),
+                                         reference=reference)
+                             if kept.lines.num_rows else (0, 0))
+            except BaseException:
+                state.lake.abort(tx)
+                raise
+            state.commit(kept, tx, rows, bad)
+            line_no = kept.end_line
             if kept is not chunk:
                 restart = True  # re-read from the start of the held-back record
                 break
@@ -297,7 +373,7 @@ def ingest(
     lake = Lake(config.lake_path)
     report = RunReport()
     try:
-        with _exclusive(lake):
+        with _exclusive(lake), ExitStack() as stack:
             formats = available_formats(config.formats)
             con = duckdb.connect()
             con.execute(f"SET threads = {os.cpu_count() or 2}")
@@ -311,8 +387,13 @@ def ingest(
                                                chunk_bytes=config.vigie.chunk_mb << 20):
                 report.files.append(FileReport("cas traces", Path(failed), error=error))
             load_traces(lake, con)
-            enricher = Enricher(con, tz, config.vigie.school_zone, ZonePlan(config.network),
-                                pseudonymizer)
+            zones = ZonePlan(config.network)
+
+            def make_enricher(cursor: duckdb.DuckDBPyConnection) -> Enricher:
+                return Enricher(cursor, tz, config.vigie.school_zone, zones, pseudonymizer)
+
+            pool = ThreadPoolExecutor(max_workers=_IN_FLIGHT, thread_name_prefix="vigie-chunk")
+            stack.callback(pool.shutdown)
             selected = [s for s in config.sources if sources is None or s.name in sources]
             for source in selected:
                 spec = resolve(source.format, formats)
@@ -324,7 +405,7 @@ def ingest(
                     source, spec, compile_format(spec, omit=unused),
                     route_sql(source.routes, fixed=source.service,
                               default=source.default_service),
-                    enricher, con, tz,
+                    con, make_enricher, tz,
                 )
                 if source.database is not None:
                     db_report = FileReport(source.name, Path(f"database:{source.name}"))
@@ -341,7 +422,7 @@ def ingest(
                             _ingest_export(run, lake, path, file_report, config.base_dir)
                         else:
                             _ingest_file(run, lake, path, file_report,
-                                         config.vigie.chunk_mb << 20, progress)
+                                         config.vigie.chunk_mb << 20, progress, pool)
                     except (SourceError, duckdb.Error, OSError, ValueError) as exc:
                         file_report.error = str(exc).splitlines()[0]
             _apply_retention(config, lake)

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import threading
 from pathlib import Path
 
 import pyarrow as pa
@@ -73,29 +74,35 @@ class Pseudonymizer:
     def __init__(self, secret: bytes) -> None:
         self._key = secret
         self._seen: dict[str, str] = {}
+        self._lock = threading.RLock()  # chunks are enriched by several threads
 
     def one(self, identifier: str) -> str:
         """The pseudonym of one identifier (case and surrounding blanks do not matter)."""
         normalised = identifier.strip().lower()
-        found = self._seen.get(normalised)
-        if found is None:
-            digest = hmac.new(self._key, normalised.encode(), hashlib.sha256).hexdigest()
-            found = self._seen[normalised] = digest[:PSEUDONYM_LENGTH]
+        with self._lock:
+            found = self._seen.get(normalised)
+            if found is None:
+                digest = hmac.new(self._key, normalised.encode(), hashlib.sha256).hexdigest()
+                found = self._seen[normalised] = digest[:PSEUDONYM_LENGTH]
         return found
 
     def table(self, identifiers: pa.Array) -> pa.Table:
         """(`user`, `user_pseudo`) for an array of *distinct* identifiers."""
         values = [v for v in identifiers.to_pylist() if v is not None]
+        with self._lock:
+            pseudonyms = [self.one(v) for v in values]
         return pa.table(
             {
                 "user": pa.array(values, pa.string()),
-                "user_pseudo": pa.array([self.one(v) for v in values], pa.string()),
+                "user_pseudo": pa.array(pseudonyms, pa.string()),
             }
         )
 
     def known(self) -> pa.Table:
         """Every (`user`, `user_pseudo`) computed so far in this run (normalised identifiers)."""
+        with self._lock:
+            users, pseudonyms = list(self._seen), list(self._seen.values())
         return pa.table({
-            "user": pa.array(list(self._seen), pa.string()),
-            "user_pseudo": pa.array(list(self._seen.values()), pa.string()),
+            "user": pa.array(users, pa.string()),
+            "user_pseudo": pa.array(pseudonyms, pa.string()),
         })

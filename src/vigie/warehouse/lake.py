@@ -134,18 +134,27 @@ class Lake:
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
         """Stages files; commits them atomically when the block ends without error."""
-        tx_id = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
-        staging = self.meta / "staging" / tx_id
-        staging.mkdir(parents=True)
-        tx = Transaction(self, tx_id, staging)
+        tx = self.begin()
         try:
             yield tx
         except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
+            self.abort(tx)
             raise
-        self._commit(tx)
+        self.commit(tx)
 
-    def _commit(self, tx: Transaction) -> None:
+    def begin(self) -> Transaction:
+        """A new transaction with its own staging folder (several may be staged at once)."""
+        tx_id = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
+        staging = self.meta / "staging" / tx_id
+        staging.mkdir(parents=True)
+        return Transaction(self, tx_id, staging)
+
+    def abort(self, tx: Transaction) -> None:
+        """Forgets a staged transaction."""
+        shutil.rmtree(tx.staging, ignore_errors=True)
+
+    def commit(self, tx: Transaction) -> None:
+        """Makes a staged transaction part of the lake, atomically (see the module's doc)."""
         moves = sorted(
             str(p.relative_to(tx.staging)) for p in tx.staging.rglob("*") if p.is_file()
         )
