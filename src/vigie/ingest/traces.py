@@ -13,6 +13,7 @@ import pyarrow as pa
 
 from vigie.config import Config
 from vigie.errors import SourceError
+from vigie.ingest.run import known_state
 from vigie.privacy.pseudonym import Pseudonymizer
 from vigie.sources.reader import discover, fingerprint, read_chunks
 from vigie.warehouse.lake import FileState, Lake
@@ -33,8 +34,7 @@ def ingest_traces(
     for path in discover(config.traces, config.base_dir):
         try:
             file = fingerprint(path)
-            state = next((s for s in known if s.head_len <= len(file.head)
-                          and file.head_hash(s.head_len) == s.head_hash), None)
+            state = known_state(file, known)
             offset, lines = (state.offset, state.lines) if state else (0, 0)
             rows = state.rows if state else 0
             for chunk in read_chunks(file, offset=offset, line_no=lines, chunk_bytes=chunk_bytes):
