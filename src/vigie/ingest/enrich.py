@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from vigie.config import RouteConfig
 from vigie.privacy.pseudonym import Pseudonymizer
@@ -70,7 +71,11 @@ class Enricher:
         self.con.register(name, table)
 
     def prepare_dimensions(self, parsed: str) -> None:
-        """Builds the per-chunk lookup tables from the distinct values of `parsed`."""
+        """Builds the per-chunk lookup tables from the distinct values of `parsed`.
+
+        `parsed` has the parsed fields and `_local`, the local time (computed once per row: a
+        time zone conversion is one of the costlier operations per row).
+        """
         good = f"FROM {parsed} WHERE _reason IS NULL"
         # Only logins not seen earlier in this run go through the HMAC.
         new = self.con.sql(
@@ -89,17 +94,13 @@ class Enricher:
         self._register(
             "dim_ua", classify_user_agents(uas.to_arrow_table().column("ua").combine_chunks())
         )
-        days = self.con.sql(
-            f"SELECT DISTINCT timezone({sql_str(self.timezone)}, ts)::DATE AS d {good}"
-        ).to_arrow_table()
-        self._register(
-            "dim_day",
-            calendar_table(days.column("d").combine_chunks(), school_zone=self.school_zone),
-        )
+        days = self.con.sql(f"SELECT DISTINCT _local::DATE AS d {good}").to_arrow_table()
+        calendar = calendar_table(days.column("d").combine_chunks(), school_zone=self.school_zone)
+        month = pc.strftime(calendar.column("date"), format="%Y-%m")
+        self._register("dim_day", calendar.append_column("month", month))
 
     def events_sql(self, parsed: str, *, service: str, source: str, format_name: str) -> str:
         """The SELECT of canonical event rows for the good records of `parsed`."""
-        tz = sql_str(self.timezone)
         return f"""
 SELECT
   e.ts,
@@ -115,11 +116,10 @@ SELECT
   p.affiliations, p.structure, p.structure_label, p.etape, p.cursus_year,
   coalesce(z.zone, 'unknown') AS zone,
   coalesce(a.device, 'other') AS device, a.browser, a.os,
-  d.weekday, hour(timezone({tz}, e.ts))::TINYINT AS hour,
-  d.is_public_holiday, d.is_school_holiday, d.academic_year,
-  strftime(timezone({tz}, e.ts), '%Y-%m') AS month
+  d.weekday, hour(e._local)::TINYINT AS hour,
+  d.is_public_holiday, d.is_school_holiday, d.academic_year, d.month
 FROM (
-  SELECT g.*, timezone({tz}, g.ts)::DATE AS _day, coalesce(u.user_pseudo, t.user_pseudo) AS _pseudo
+  SELECT g.*, g._local::DATE AS _day, coalesce(u.user_pseudo, t.user_pseudo) AS _pseudo
   FROM {parsed} g
   LEFT JOIN dim_user u ON u.user = lower(trim(g.user))
   LEFT JOIN traces t ON t.trace = g.trace

@@ -94,7 +94,10 @@ class SourceRun:
         con, enricher = self._worker()
         con.register("raw_lines", lines)
         query = self.compiled.query("raw_lines", timezone=self.timezone, reference=reference)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE parsed AS {query}")
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE parsed AS SELECT *, "
+            f"timezone({sql_str(self.timezone)}, ts) AS _local FROM ({query})"
+        )
         rows, bad = con.execute(
             "SELECT count(*) FILTER (_reason IS NULL), count(*) FILTER (_reason IS NOT NULL) "
             "FROM parsed"
