@@ -110,6 +110,10 @@ class DirectoryConfig(_Strict):
         default_factory=dict,
         description="overrides of the attribute names, e.g. {uid = 'supannAliasLogin'}",
     )
+    structure_labels: dict[str, str] = Field(
+        default_factory=dict,
+        description="structure code -> label, for directories without ou=structures (or to fix)",
+    )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> DirectoryConfig:

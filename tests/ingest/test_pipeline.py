@@ -220,3 +220,18 @@ def test_ingest_pipeline_trace_cookies_attribute_web_accesses_to_their_user(
     assert {tuple(r) for r in rows} == {("trace", "user_pseudo")}
     assert all(re.fullmatch("[0-9a-f]{32}", r["user_pseudo"]) for r in rows)
     assert run(config).rows == 0
+
+
+def test_ingest_pipeline_structure_attribute_and_labels_are_configurable(tmp_path: Path) -> None:
+    """The real demo directory keeps structures in the old `supannAffectation` attribute."""
+    config = setup(tmp_path)
+    text = config.read_text(encoding="utf-8").replace(
+        "[network]",
+        '[directory.attributes]\nstructure = "supannAffectation"\n\n'
+        '[directory.structure_labels]\ncri = "Centre de ressources informatiques"\n\n[network]')
+    config.write_text(text, encoding="utf-8")
+    shutil.copy(CAS, tmp_path / "logs/cas.log")
+    run(config)
+    labels = dict(events(config, "SELECT DISTINCT structure, structure_label FROM events "
+                                 "WHERE structure IN ('cri', 'scd')"))
+    assert labels == {"cri": "Centre de ressources informatiques", "scd": None}

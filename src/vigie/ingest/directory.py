@@ -57,9 +57,15 @@ def snapshot_directory(
     directory = read_directory(config)
     people = directory.people
     pseudo = pseudonymizer.table(people.column("uid").combine_chunks())
+    labels = config.directory.structure_labels if config.directory else {}
     con.register("_people_raw", people)
     con.register("_people_pseudo", pseudo)
-    columns = ", ".join(f"r.{c}" for c in PEOPLE_COLUMNS[1:])
+    con.register("_labels", pa.table({"code": pa.array(list(labels), pa.string()),
+                                      "label": pa.array(list(labels.values()), pa.string())}))
+    columns = ", ".join(
+        "coalesce(l.label, r.structure_label) AS structure_label" if c == "structure_label"
+        else f"r.{c}" for c in PEOPLE_COLUMNS[1:]
+    )
     with lake.transaction() as tx:
         folder = f"snapshot_date={on.isoformat()}"
         tx.drop(f"directory/{folder}")
@@ -67,11 +73,12 @@ def snapshot_directory(
         target.mkdir(parents=True, exist_ok=True)
         con.execute(
             f"COPY (SELECT p.user_pseudo, {columns} FROM _people_raw r "
-            "JOIN _people_pseudo p ON p.user = r.uid ORDER BY p.user_pseudo) "
+            "JOIN _people_pseudo p ON p.user = r.uid "
+            "LEFT JOIN _labels l ON l.code = r.structure ORDER BY p.user_pseudo) "
             f"TO '{target}/part-{tx.id}.parquet' (FORMAT parquet, COMPRESSION zstd)"
         )
-    con.unregister("_people_raw")
-    con.unregister("_people_pseudo")
+    for name in ("_people_raw", "_people_pseudo", "_labels"):
+        con.unregister(name)
     return int(people.num_rows)
 
 
