@@ -14,6 +14,7 @@ regular expression.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -113,7 +114,9 @@ def _single_separator(segment: str) -> str | None:
     return sep
 
 
-def _split_fast_path(template: str, sep: str, names: list[str]) -> tuple[list[str], str, str]:
+def _split_fast_path(
+    template: str, sep: str, names: list[str], needed: set[str]
+) -> tuple[list[str], str, str]:
     """(extra columns, condition, struct) cutting a template on one separator, mostly without regex.
 
     Each segment between separators is pure literal text, one field (possibly between a literal
@@ -160,11 +163,16 @@ def _split_fast_path(template: str, sep: str, names: list[str]) -> tuple[list[st
     missing = [nm for nm in names if nm not in values]
     if missing:
         raise FormatError(f"template field(s) {missing} straddle the split character {sep!r}")
-    return columns, " AND ".join(conditions), _struct(names, [values[nm] for nm in names])
+    return columns, " AND ".join(conditions), _struct(
+        names, [values[nm] if nm in needed else "NULL::VARCHAR" for nm in names]
+    )
 
 
-def _cut(spec: FormatSpec) -> tuple[str, str]:
-    """(source relation SQL, expression of the struct `_m`, NULL when the record does not match)."""
+def _cut(spec: FormatSpec, needed: set[str]) -> tuple[str, str]:
+    """(source relation SQL, expression of the struct `_m`, NULL when the record does not match).
+
+    Fields not in `needed` are not cut out of the line by the fast path (they stay NULL).
+    """
     names = spec.field_names
     if not names:
         raise FormatError(f"format {spec.name!r} declares no field")
@@ -191,7 +199,7 @@ def _cut(spec: FormatSpec) -> tuple[str, str]:
     )
     if not (spec.template and spec.split):
         return source, slow
-    columns, fast_ok, fast = _split_fast_path(spec.template, spec.split, names)
+    columns, fast_ok, fast = _split_fast_path(spec.template, spec.split, names, needed)
     source = (
         f"SELECT *, {fast_ok} AS _fast FROM ("
         "SELECT *" + "".join(", " + c for c in columns) + " FROM ("
@@ -246,6 +254,18 @@ def _time_expr(spec: FormatSpec) -> str:
     return parsed
 
 
+def _referenced(spec: FormatSpec, expressions: Iterable[str]) -> set[str]:
+    """The cut fields the time and the canonical mapping use (the others need not be cut)."""
+    used = {spec.time_field}
+    for expression in expressions:
+        used |= {
+            name for name in spec.field_names
+            if f'"{name}"' in expression
+            or re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", expression)
+        }
+    return used
+
+
 def compile_format(spec: FormatSpec, *, omit: frozenset[str] = frozenset()) -> CompiledFormat:
     """Builds the parsing query of a format (done once per run, not per line).
 
@@ -270,7 +290,7 @@ def compile_format(spec: FormatSpec, *, omit: frozenset[str] = frozenset()) -> C
             "FROM __RELATION__"
         )
         return CompiledFormat(spec, sql)
-    source, struct = _cut(spec)
+    source, struct = _cut(spec, _referenced(spec, mapped.values()))
     # Field expressions refer to cut fields by bare name: expose them as columns of `_m`.
     field_cols = ", ".join(f'_m."{n}" AS "{n}"' for n in spec.field_names)
     sql = f"""
