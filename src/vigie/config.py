@@ -29,6 +29,10 @@ __all__ = [
 ]
 
 
+#: Service names become folder names of the lake (`service=ent`): letters, digits, `_ - .`.
+SERVICE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -41,7 +45,7 @@ class RouteConfig(_Strict):
     is a regular expression searched in it. Rules are tried in order; the first match wins.
     """
 
-    service: str
+    service: str = Field(pattern=SERVICE_NAME)
     host: str | None = None
     prefix: str | None = None
     pattern: str | None = None
@@ -73,9 +77,11 @@ class SourceConfig(_Strict):
     users_csv: str | None = Field(
         default=None, description="Moodle CSV exports only: the mdl_user export (id, username)"
     )
-    service: str | None = Field(default=None, description="fixed service name of every event")
+    service: str | None = Field(
+        default=None, pattern=SERVICE_NAME, description="fixed service name of every event"
+    )
     routes: list[RouteConfig] = Field(default_factory=list)
-    default_service: str = "other"
+    default_service: str = Field(default="other", pattern=SERVICE_NAME)
     encoding: Literal["utf-8", "latin-1"] = "utf-8"
 
     @model_validator(mode="after")

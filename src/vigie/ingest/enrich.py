@@ -9,6 +9,8 @@ SELECT that feeds the lake names only derived columns.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import duckdb
@@ -22,7 +24,7 @@ from vigie.referential.devices import classify_user_agents
 from vigie.referential.network import ZonePlan
 from vigie.sources.compile import sql_str
 
-__all__ = ["EVENT_COLUMNS", "Enricher", "route_sql"]
+__all__ = ["EVENT_COLUMNS", "Dimensions", "Enricher", "Lookup", "route_sql"]
 
 #: The canonical event, in storage order (documented in docs/events.md).
 EVENT_COLUMNS = (
@@ -51,24 +53,91 @@ def route_sql(routes: list[RouteConfig], *, fixed: str | None, default: str) -> 
     return f"CASE {whens} ELSE {sql_str(fixed or default)} END"
 
 
+class Lookup:
+    """A dimension computed once per distinct key and remembered for the whole run.
+
+    `compute` turns an array of new keys into a table whose first column is the key. Chunks
+    enriched by several threads share one lookup; a key is computed by whichever thread meets
+    it first, and added once.
+    """
+
+    def __init__(self, name: str, compute: Callable[[pa.Array], pa.Table]) -> None:
+        self.name = name
+        self._compute = compute
+        self._lock = threading.Lock()
+        self._keys: set[object] = set()
+        self._parts: list[pa.Table] = []
+        self.table: pa.Table | None = None
+
+    def empty(self, keys: pa.Array) -> pa.Table:
+        """The table with no row (its columns come from computing an empty key array)."""
+        return self._compute(keys.slice(0, 0))
+
+    def add(self, keys: pa.Array) -> None:
+        """Computes and remembers the keys not known yet."""
+        computed = self._compute(keys)
+        with self._lock:
+            fresh = [k not in self._keys for k in computed.column(0).to_pylist()]
+            computed = computed.filter(pa.array(fresh))
+            if computed.num_rows:
+                self._keys.update(computed.column(0).to_pylist())
+                self._parts.append(computed)
+                self.table = pa.concat_tables(self._parts).combine_chunks()
+                self._parts = [self.table]
+
+
+@dataclass
+class Dimensions:
+    """The lookups of one run, shared by every thread that enriches chunks."""
+
+    users: Lookup
+    zones: Lookup
+    agents: Lookup
+
+    @classmethod
+    def create(cls, pseudonymizer: Pseudonymizer, zones: ZonePlan) -> Dimensions:
+        return cls(
+            users=Lookup("dim_user", pseudonymizer.table),
+            zones=Lookup("dim_ip", lambda ips: pa.table({"ip": ips, "zone": zones.classify(ips)})),
+            agents=Lookup("dim_ua", classify_user_agents),
+        )
+
+
 @dataclass
 class Enricher:
-    """Everything a chunk is enriched with, prepared once per run."""
+    """Enriches chunks on one DuckDB connection (one per thread) with the run's dimensions."""
 
     con: duckdb.DuckDBPyConnection
     timezone: str
     school_zone: str
-    zones: ZonePlan
-    pseudonymizer: Pseudonymizer
+    dimensions: Dimensions
 
     def __post_init__(self) -> None:
-        self._register("dim_user", self.pseudonymizer.known())
         # With a single directory snapshot (the usual case) an equality join does the as-of.
         snapshots = self.con.sql("SELECT count(DISTINCT valid_from) FROM people").fetchall()
         self._asof = snapshots[0][0] > 1
 
-    def _register(self, name: str, table: pa.Table) -> None:
-        self.con.register(name, table)
+    def _lookup(self, lookup: Lookup, key: str, values: str, parsed: str) -> None:
+        """Registers `lookup` for this chunk, computing only the keys it has not seen yet."""
+        if lookup.table is not None:
+            self.con.register(lookup.name, lookup.table)
+            new = self.con.sql(
+                f"SELECT DISTINCT {values} AS k FROM {parsed} p WHERE _reason IS NULL "
+                f"AND {values} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {lookup.name} d "
+                f"WHERE d.{key} = {values})"
+            )
+        else:
+            new = self.con.sql(
+                f"SELECT DISTINCT {values} AS k FROM {parsed} WHERE _reason IS NULL "
+                f"AND {values} IS NOT NULL"
+            )
+        keys = new.to_arrow_table().column("k").combine_chunks()
+        if len(keys):
+            lookup.add(keys)
+        if lookup.table is not None:
+            self.con.register(lookup.name, lookup.table)
+        else:  # nothing at all yet: an empty table of the right shape
+            self.con.register(lookup.name, lookup.empty(keys))
 
     def prepare_dimensions(self, parsed: str) -> None:
         """Builds the per-chunk lookup tables from the distinct values of `parsed`.
@@ -76,28 +145,16 @@ class Enricher:
         `parsed` has the parsed fields and `_local`, the local time (computed once per row: a
         time zone conversion is one of the costlier operations per row).
         """
-        good = f"FROM {parsed} WHERE _reason IS NULL"
-        # Only logins not seen earlier in this run go through the HMAC.
-        new = self.con.sql(
-            f"SELECT DISTINCT lower(trim(user)) AS u {good} AND user IS NOT NULL "
-            "AND lower(trim(user)) NOT IN (SELECT user FROM dim_user)"
+        dims = self.dimensions
+        self._lookup(dims.users, "user", "lower(trim(user))", parsed)
+        self._lookup(dims.zones, "ip", "ip", parsed)
+        self._lookup(dims.agents, "user_agent", "coalesce(user_agent, '')", parsed)
+        days = self.con.sql(
+            f"SELECT DISTINCT _local::DATE AS d FROM {parsed} WHERE _reason IS NULL"
         ).to_arrow_table()
-        if new.num_rows:
-            self.pseudonymizer.table(new.column("u").combine_chunks())
-            self._register("dim_user", self.pseudonymizer.known())
-        ips = self.con.sql(f"SELECT DISTINCT ip {good} AND ip IS NOT NULL").to_arrow_table()
-        ip_values = ips.column("ip").combine_chunks()
-        self._register(
-            "dim_ip", pa.table({"ip": ip_values, "zone": self.zones.classify(ip_values)})
-        )
-        uas = self.con.sql(f"SELECT DISTINCT coalesce(user_agent, '') AS ua {good}")
-        self._register(
-            "dim_ua", classify_user_agents(uas.to_arrow_table().column("ua").combine_chunks())
-        )
-        days = self.con.sql(f"SELECT DISTINCT _local::DATE AS d {good}").to_arrow_table()
         calendar = calendar_table(days.column("d").combine_chunks(), school_zone=self.school_zone)
         month = pc.strftime(calendar.column("date"), format="%Y-%m")
-        self._register("dim_day", calendar.append_column("month", month))
+        self.con.register("dim_day", calendar.append_column("month", month))
 
     def events_sql(self, parsed: str, *, service: str, source: str, format_name: str) -> str:
         """The SELECT of canonical event rows for the good records of `parsed`."""

@@ -22,7 +22,7 @@ import duckdb
 from vigie.config import Config
 from vigie.errors import SourceError, VigieError
 from vigie.ingest.directory import load_people, snapshot_directory
-from vigie.ingest.enrich import Enricher, route_sql
+from vigie.ingest.enrich import Dimensions, Enricher, route_sql
 from vigie.ingest.files import IN_FLIGHT, ingest_file
 from vigie.ingest.run import FileReport, ProgressHook, RunReport, SourceRun
 from vigie.ingest.tables import ingest_database, ingest_export
@@ -93,10 +93,10 @@ def ingest(
                                                chunk_bytes=config.vigie.chunk_mb << 20):
                 report.files.append(FileReport("cas traces", Path(failed), error=error))
             load_traces(lake, con)
-            zones = ZonePlan(config.network)
+            dimensions = Dimensions.create(pseudonymizer, ZonePlan(config.network))
 
             def make_enricher(cursor: duckdb.DuckDBPyConnection) -> Enricher:
-                return Enricher(cursor, tz, config.vigie.school_zone, zones, pseudonymizer)
+                return Enricher(cursor, tz, config.vigie.school_zone, dimensions)
 
             pool = ThreadPoolExecutor(max_workers=IN_FLIGHT, thread_name_prefix="vigie-chunk")
             stack.callback(pool.shutdown)

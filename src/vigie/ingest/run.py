@@ -84,6 +84,24 @@ class SourceRun:
             worker = self._local.worker = (cursor, self.make_enricher(cursor))
         return worker
 
+    @staticmethod
+    def _write_partitions(con: duckdb.DuckDBPyConnection, events: str, tx: Transaction) -> None:
+        """Writes one Parquet file per (service, month) partition of the chunk.
+
+        A chunk touches few partitions; plain writes of each are about twice as fast as
+        DuckDB's partitioned COPY, which dominated the ingestion time.
+        """
+        con.execute(f"CREATE OR REPLACE TEMP TABLE enriched AS {events}")
+        partitions = con.execute("SELECT DISTINCT service, month FROM enriched").fetchall()
+        for service, month in partitions:
+            folder = tx.area("events") / f"service={service}" / f"month={month}"
+            folder.mkdir(parents=True, exist_ok=True)
+            con.execute(
+                "COPY (SELECT * EXCLUDE (service, month) FROM enriched WHERE service = "
+                f"{sql_str(service)} AND month = {sql_str(month)}) TO "
+                f"'{folder}/part-{tx.id}.parquet' (FORMAT parquet, COMPRESSION zstd)"
+            )
+
     def process(self, lines: pa.Table, tx: Transaction, *, origin: str,
                 reference: datetime) -> tuple[int, int]:
         """Parses, enriches and stages one chunk of lines (or rows); returns (rows, quarantined).
@@ -108,11 +126,7 @@ class SourceRun:
                 "parsed", service=self.service_sql, source=self.source.name,
                 format_name=self.spec.name,
             )
-            con.execute(
-                f"COPY ({events}) TO '{tx.area('events')}' (FORMAT parquet, "
-                f"PARTITION_BY (service, month), FILENAME_PATTERN 'part-{tx.id}-{{i}}', "
-                "COMPRESSION zstd, OVERWRITE_OR_IGNORE true)"
-            )
+            self._write_partitions(con, events, tx)
         if bad:
             folder = tx.area("quarantine") / f"source={self.source.name}"
             folder.mkdir(parents=True, exist_ok=True)

@@ -97,12 +97,3 @@ class Pseudonymizer:
                 "user_pseudo": pa.array(pseudonyms, pa.string()),
             }
         )
-
-    def known(self) -> pa.Table:
-        """Every (`user`, `user_pseudo`) computed so far in this run (normalised identifiers)."""
-        with self._lock:
-            users, pseudonyms = list(self._seen), list(self._seen.values())
-        return pa.table({
-            "user": pa.array(users, pa.string()),
-            "user_pseudo": pa.array(pseudonyms, pa.string()),
-        })
