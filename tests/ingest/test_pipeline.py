@@ -235,3 +235,21 @@ def test_ingest_pipeline_structure_attribute_and_labels_are_configurable(tmp_pat
     labels = dict(events(config, "SELECT DISTINCT structure, structure_label FROM events "
                                  "WHERE structure IN ('cri', 'scd')"))
     assert labels == {"cri": "Centre de ressources informatiques", "scd": None}
+
+
+def test_ingest_pipeline_small_chunks_enrich_exactly_like_one_chunk(tmp_path: Path) -> None:
+    """Lookups (pseudonyms, zones, devices) learnt chunk after chunk miss nothing."""
+    results = []
+    for chunk_mb in (1, 64):
+        folder = tmp_path / f"chunks{chunk_mb}"
+        config = setup(folder)
+        config.write_text(config.read_text(encoding="utf-8").replace(
+            '[vigie]\n', f'[vigie]\nchunk_mb = {chunk_mb}\n'), encoding="utf-8")
+        shutil.copy(CAS, folder / "logs/cas.log")
+        shutil.copy(ENT, folder / "logs/ent.log")
+        run(config)
+        results.append(events(config, "SELECT source, zone, device, browser, population, "
+                                      "count(*), count(DISTINCT user_pseudo) FROM events "
+                                      "GROUP BY ALL ORDER BY ALL"))
+    assert results[0] == results[1]
+    assert not [row for row in results[0] if row[1] == "unknown"]

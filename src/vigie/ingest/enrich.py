@@ -119,19 +119,17 @@ class Enricher:
 
     def _lookup(self, lookup: Lookup, key: str, values: str, parsed: str) -> None:
         """Registers `lookup` for this chunk, computing only the keys it has not seen yet."""
+        # `_key` cannot be confused with a column of the lookup (a bare `ip` would be).
+        seen = f"SELECT {values} AS _key FROM {parsed} WHERE _reason IS NULL"
         if lookup.table is not None:
             self.con.register(lookup.name, lookup.table)
             new = self.con.sql(
-                f"SELECT DISTINCT {values} AS k FROM {parsed} p WHERE _reason IS NULL "
-                f"AND {values} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {lookup.name} d "
-                f"WHERE d.{key} = {values})"
+                f"SELECT DISTINCT n._key FROM ({seen}) n ANTI JOIN {lookup.name} d "
+                f"ON d.{key} = n._key WHERE n._key IS NOT NULL"
             )
         else:
-            new = self.con.sql(
-                f"SELECT DISTINCT {values} AS k FROM {parsed} WHERE _reason IS NULL "
-                f"AND {values} IS NOT NULL"
-            )
-        keys = new.to_arrow_table().column("k").combine_chunks()
+            new = self.con.sql(f"SELECT DISTINCT _key FROM ({seen}) WHERE _key IS NOT NULL")
+        keys = new.to_arrow_table().column("_key").combine_chunks()
         if len(keys):
             lookup.add(keys)
         if lookup.table is not None:

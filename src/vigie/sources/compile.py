@@ -154,11 +154,13 @@ def _split_fast_path(
             values.update({part[1:-1]: f"_s{i}[{k}]" for k, part in enumerate(parts, start=1)
                            if part})
         else:
-            # A short regex on this segment only (a full match is a cheap DFA pass; extracting
-            # at most four groups lets RE2 use its fast one-pass engine).
+            # A short regex on this segment only, anchored at both ends: when it does not match,
+            # every group is empty, which is the test (a segment whose fields are all empty
+            # would not have a readable time anyway).
             rx = template_regex(seg, anchored_end=True)
             columns.append(f"{_regex_struct(f'_p[{i}]', rx, holes)} AS _s{i}")
-            conditions.append(f"regexp_full_match(_p[{i}], {sql_str(rx)})")
+            conditions.append(
+                "(" + " OR ".join(f"_s{i}.\"{name}\" <> ''" for name in holes) + ")")
             values.update({name: f'_s{i}."{name}"' for name in holes})
     missing = [nm for nm in names if nm not in values]
     if missing:
