@@ -218,34 +218,39 @@ def _formats(fmt: str) -> str:
 
 
 def _time_expr(spec: FormatSpec) -> str:
-    """SQL turning the time field into TIMESTAMPTZ (NULL when it cannot be read)."""
+    """SQL turning the time field into TIMESTAMPTZ (NULL when it cannot be read).
+
+    Several readings may be tried in turn (`coalesce` evaluates a later one only for the rows
+    the earlier ones could not read): the common form first, rarer ones after.
+    """
     fmt = spec.time_format
-    text = f'_m."{spec.time_field}"' if spec.kind != "table" else f'"{spec.time_field}"'
+    raw = f'_m."{spec.time_field}"' if spec.kind != "table" else f'"{spec.time_field}"'
     if fmt == "epoch":
-        return f"to_timestamp(TRY_CAST({text} AS DOUBLE))"
+        return f"to_timestamp(TRY_CAST({raw} AS DOUBLE))"
     zone = sql_str(spec.timezone) if spec.timezone else "__TZ__"
-    # A zone name that is not an offset (Java prints CST, EDT, IST: ambiguous) is read as the
-    # zone of times without offset: Date.toString() prints the server's own zone.
-    local: tuple[str, str] | None = None
+    readings: list[tuple[str, str]] = []  # (text, strptime format)
     if "%Z" in fmt:
-        if "%Z " in fmt:
-            local = (f"regexp_replace({text}, ' [A-Z]{{2,5}} ', ' ')", fmt.replace("%Z ", ""))
+        named = raw
         for abbr, offset in TZ_ABBREVIATIONS.items():
-            text = f"replace({text}, ' {abbr} ', ' {offset} ')"
+            named = f"replace({named}, ' {abbr} ', ' {offset} ')"
+        readings.append((named, fmt.replace("%Z", "%z")))
         # Java's custom zone ids are offsets: GMT+08:00.
-        text = f"regexp_replace({text}, {_JAVA_GMT_OFFSET}, ' \\1\\2 ')"
-        fmt = fmt.replace("%Z", "%z")
-    if spec.year == "infer":
-        text = f"'__YEAR__ ' || {text}"
-        fmt = "%Y " + fmt
-        if local:
-            local = (f"'__YEAR__ ' || {local[0]}", "%Y " + local[1])
-    parsed = f"try_strptime({text}, {_formats(fmt)})"
-    if "%z" not in fmt:
-        parsed = f"timezone({zone}, {parsed})"
-    if local:
-        unknown_zone = f"try_strptime({local[0]}, {_formats(local[1])})"
-        parsed = f"coalesce({parsed}, timezone({zone}, {unknown_zone}))"
+        java = f"regexp_replace({raw}, {_JAVA_GMT_OFFSET}, ' \\1\\2 ')"
+        readings.append((java, fmt.replace("%Z", "%z")))
+        if "%Z " in fmt:
+            # A zone name that is not an offset (Java prints CST, EDT, IST: ambiguous) is read
+            # as the zone of times without offset: Date.toString() prints the server's own.
+            readings.append((f"regexp_replace({raw}, ' [A-Z]{{2,5}} ', ' ')",
+                             fmt.replace("%Z ", "")))
+    else:
+        readings.append((raw, fmt))
+    alternatives = []
+    for text, text_format in readings:
+        if spec.year == "infer":
+            text, text_format = f"'__YEAR__ ' || {text}", "%Y " + text_format
+        reading = f"try_strptime({text}, {_formats(text_format)})"
+        alternatives.append(reading if "%z" in text_format else f"timezone({zone}, {reading})")
+    parsed = alternatives[0] if len(alternatives) == 1 else f"coalesce({', '.join(alternatives)})"
     if spec.year == "infer":
         # A syslog line has no year: take the reference year (the file's last write), and a
         # date later than the reference means the line was written the year before.
