@@ -82,7 +82,8 @@ def ingest(
         with _exclusive(lake), ExitStack() as stack:
             formats = available_formats(config.formats)
             con = duckdb.connect()
-            con.execute(f"SET threads = {os.cpu_count() or 2}")
+            # Chunks in flight share the cores: more threads per query only add contention.
+            con.execute(f"SET threads = {max(1, (os.cpu_count() or 2) // IN_FLIGHT)}")
             pseudonymizer = Pseudonymizer(secret)
             tz = config.vigie.timezone
             if config.directory is not None:
