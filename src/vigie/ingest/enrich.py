@@ -93,13 +93,20 @@ class Dimensions:
     users: Lookup
     zones: Lookup
     agents: Lookup
+    days: Lookup
 
     @classmethod
-    def create(cls, pseudonymizer: Pseudonymizer, zones: ZonePlan) -> Dimensions:
+    def create(cls, pseudonymizer: Pseudonymizer, zones: ZonePlan, school_zone: str,
+               ) -> Dimensions:
+        def calendar(dates: pa.Array) -> pa.Table:
+            table = calendar_table(dates, school_zone=school_zone)
+            return table.append_column("month", pc.strftime(table.column("date"), "%Y-%m"))
+
         return cls(
             users=Lookup("dim_user", pseudonymizer.table),
             zones=Lookup("dim_ip", lambda ips: pa.table({"ip": ips, "zone": zones.classify(ips)})),
             agents=Lookup("dim_ua", classify_user_agents),
+            days=Lookup("dim_day", calendar),
         )
 
 
@@ -108,8 +115,6 @@ class Enricher:
     """Enriches chunks on one DuckDB connection (one per thread) with the run's dimensions."""
 
     con: duckdb.DuckDBPyConnection
-    timezone: str
-    school_zone: str
     dimensions: Dimensions
 
     def __post_init__(self) -> None:
@@ -147,12 +152,7 @@ class Enricher:
         self._lookup(dims.users, "user", "lower(trim(user))", parsed)
         self._lookup(dims.zones, "ip", "ip", parsed)
         self._lookup(dims.agents, "user_agent", "coalesce(user_agent, '')", parsed)
-        days = self.con.sql(
-            f"SELECT DISTINCT _local::DATE AS d FROM {parsed} WHERE _reason IS NULL"
-        ).to_arrow_table()
-        calendar = calendar_table(days.column("d").combine_chunks(), school_zone=self.school_zone)
-        month = pc.strftime(calendar.column("date"), format="%Y-%m")
-        self.con.register("dim_day", calendar.append_column("month", month))
+        self._lookup(dims.days, "date", "_local::DATE", parsed)
 
     def events_sql(self, parsed: str, *, service: str, source: str, format_name: str) -> str:
         """The SELECT of canonical event rows for the good records of `parsed`."""

@@ -94,10 +94,11 @@ def ingest(
                                                chunk_bytes=config.vigie.chunk_mb << 20):
                 report.files.append(FileReport("cas traces", Path(failed), error=error))
             load_traces(lake, con)
-            dimensions = Dimensions.create(pseudonymizer, ZonePlan(config.network))
+            dimensions = Dimensions.create(pseudonymizer, ZonePlan(config.network),
+                                           config.vigie.school_zone)
 
             def make_enricher(cursor: duckdb.DuckDBPyConnection) -> Enricher:
-                return Enricher(cursor, tz, config.vigie.school_zone, dimensions)
+                return Enricher(cursor, dimensions)
 
             pool = ThreadPoolExecutor(max_workers=IN_FLIGHT, thread_name_prefix="vigie-chunk")
             stack.callback(pool.shutdown)

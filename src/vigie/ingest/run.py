@@ -92,10 +92,13 @@ class SourceRun:
         DuckDB's partitioned COPY, which dominated the ingestion time. A chunk of a
         single-service source within one month (the usual case) is written straight away.
         """
-        months = [m for (m,) in con.execute("SELECT DISTINCT month FROM dim_day").fetchall()]
+        first, last = con.execute(
+            "SELECT strftime(min(_local), '%Y-%m'), strftime(max(_local), '%Y-%m') "
+            "FROM parsed WHERE _reason IS NULL"
+        ).fetchall()[0]
         service = self.source.service if not self.source.routes else None
-        if service is not None and len(months) == 1:
-            folder = tx.area("events") / f"service={service}" / f"month={months[0]}"
+        if service is not None and first == last:
+            folder = tx.area("events") / f"service={service}" / f"month={first}"
             folder.mkdir(parents=True, exist_ok=True)
             con.execute(
                 f"COPY (SELECT * EXCLUDE (service, month) FROM ({events})) TO "
