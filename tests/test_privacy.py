@@ -50,3 +50,29 @@ def test_privacy_no_raw_identifier_or_ip_in_any_stored_file(tmp_path: Path) -> N
     assert "user_pseudo" in text  # the scan does read the Parquet files' contents
     leaked = sorted(v for v in values if v in text)
     assert leaked == []
+
+
+def test_privacy_demo_lake_holds_no_login_or_address_of_the_demo(tmp_path: Path) -> None:
+    """The demo university's every login and IP address, searched in every stored file."""
+    from datetime import date
+
+    from vigie.config import load_config
+    from vigie.demo import generate
+    from vigie.ingest.pipeline import ingest
+
+    config_path = generate(tmp_path / "demo", people=300, days=14, end=date(2026, 3, 20))
+    report = ingest(load_config(config_path), secret=b"demo-secret-0123456789abcdef")
+    assert report.rows > 10_000 and report.quarantined > 0
+    uids = set(re.findall(r"^uid: (\S+)$", (tmp_path / "demo/annuaire.ldif").read_text(
+        encoding="utf-8"), re.M))
+    logs = "\n".join(
+        p.read_bytes().decode("utf-8", "replace") for p in (tmp_path / "demo/logs").rglob("*")
+        if p.is_file() and p.suffix != ".gz"
+    )
+    ipv4 = set(re.findall(r"(?<![\d.])(\d{1,3}(?:\.\d{1,3}){3})(?![\d.])", logs))
+    ipv6 = set(re.findall(r"(?<![0-9a-f:])(2001:db8:[0-9a-f:]+)", logs))
+    logins = set(re.findall(r"user=<([^>]+)>", logs)) | set(re.findall(r"\[ID:([^\]]+)\]", logs))
+    raw = {v for v in uids | ipv4 | ipv6 | logins if len(v) >= 5}
+    assert len(uids) >= 300 and len(ipv4) > 100 and ipv6 and logins
+    text = stored_text(tmp_path / "demo/lake")
+    assert sorted(v for v in raw if v in text) == []

@@ -253,3 +253,17 @@ def test_ingest_pipeline_small_chunks_enrich_exactly_like_one_chunk(tmp_path: Pa
                                       "GROUP BY ALL ORDER BY ALL"))
     assert results[0] == results[1]
     assert not [row for row in results[0] if row[1] == "unknown"]
+
+
+def test_ingest_pipeline_retention_drops_old_months_only(tmp_path: Path) -> None:
+    config = setup(tmp_path)
+    shutil.copy(CAS, tmp_path / "logs/cas.log")
+    config.write_text(config.read_text(encoding="utf-8").replace(
+        "[vigie]\n", "[vigie]\nretention_months = 240\n"), encoding="utf-8")
+    run(config)  # September 2015 is within 20 years: kept
+    assert events(config) == [(10_000,)]
+    config.write_text(config.read_text(encoding="utf-8").replace(
+        "retention_months = 240", "retention_months = 12"), encoding="utf-8")
+    run(config)  # older than a year: every 2015 partition goes
+    assert not list((tmp_path / "lake/events").glob("service=*/month=2015-09"))
+    assert run(config).rows == 0  # and the files are not read again
