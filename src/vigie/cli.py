@@ -21,6 +21,7 @@ from rich.table import Table
 from vigie.config import Config, load_config
 from vigie.errors import VigieError
 from vigie.ingest.pipeline import RunReport, ingest
+from vigie.lrs.cli import lrs_app
 from vigie.privacy.pseudonym import create_secret, load_secret
 from vigie.sources.spec import available_formats
 from vigie.warehouse.query import connect
@@ -32,6 +33,7 @@ app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode="rich",
 )
+app.add_typer(lrs_app, name="lrs")
 console = Console()
 err = Console(stderr=True)
 

@@ -1,0 +1,356 @@
+"""The xAPI 1.0.3 HTTP API: `/xAPI/statements` and `/xAPI/about` (Communication 2.1, 2.8).
+
+Why handlers read raw bodies and query strings instead of FastAPI parameters: xAPI fixes its
+own error contract (400 with a message naming the field, never 422), its own boolean and
+timestamp syntaxes, and its own rules on which parameters may be combined; parsing them here,
+with the same validators as statements, keeps one source of truth and one error format.
+Blocking work (SQLite, scrypt) runs in the thread pool so the event loop stays free.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import replace
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any, cast
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import TypeAdapter, ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers, MutableHeaders
+
+from vigie.lrs.auth import Authenticator, Unauthorized
+from vigie.lrs.errors import BadRequest, Forbidden, LrsError, PayloadTooLarge, describe
+from vigie.lrs.formats import agent_key, canonical_format, ids_format, utc_timestamp
+from vigie.lrs.models import IRI, UUID, Actor, Timestamp
+from vigie.lrs.sqlite_store import SQLiteStatementStore
+from vigie.lrs.store import Format, StatementQuery, StatementStore
+from vigie.lrs.tenants import Credential, TenantRegistry
+from vigie.lrs.validation import parse_statement_body
+
+__all__ = ["XAPI_VERSION", "create_app"]
+
+XAPI_VERSION = "1.0.3"
+_VERSION_HEADER = re.compile(r"^1\.0(?:\.[0-9]+)?$")
+_SINGLE_PARAMS = {"statementId", "voidedStatementId", "format", "attachments"}
+_QUERY_PARAMS = {
+    "agent", "verb", "activity", "registration", "related_activities", "related_agents",
+    "since", "until", "limit", "format", "attachments", "ascending",
+}
+_ACTOR: TypeAdapter[Any] = TypeAdapter(Actor)
+_IRI: TypeAdapter[str] = TypeAdapter(IRI)
+_UUID: TypeAdapter[str] = TypeAdapter(UUID)
+_TIMESTAMP: TypeAdapter[str] = TypeAdapter(Timestamp)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class _XapiVersion:
+    """Pure ASGI layer: every response carries `X-Experience-API-Version`, and requests to
+    xAPI resources other than /about must declare a 1.0.x version (Communication 3.3)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_versioned(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)["X-Experience-API-Version"] = XAPI_VERSION
+            await send(message)
+
+        path: str = scope["path"]
+        if path.startswith("/xAPI/") and path.rstrip("/") != "/xAPI/about":
+            version = Headers(scope=scope).get("x-experience-api-version")
+            if version is None or not _VERSION_HEADER.match(version.strip()):
+                found = "is missing" if version is None else f"{version!r} is not supported"
+                response = _error(
+                    400, f"X-Experience-API-Version: the header {found}; send 1.0.3"
+                )
+                await response(scope, receive, send_versioned)
+                return
+        await self.app(scope, receive, send_versioned)
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": True, "status": status, "message": message}, status, headers)
+
+
+def _json(content: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    body = json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return Response(body, status, headers, media_type="application/json")
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _boolean(name: str, value: str | None) -> bool:
+    if value is None:
+        return False
+    if value not in ("true", "false"):
+        raise BadRequest(f"{name}: must be true or false, not {value!r}")
+    return value == "true"
+
+
+def _check(adapter: TypeAdapter[Any], name: str, value: str) -> Any:
+    try:
+        return adapter.validate_python(value)
+    except ValidationError as exc:
+        raise BadRequest(describe(exc, prefix=name)) from None
+
+
+def _languages(header: str | None) -> tuple[str, ...]:
+    """Accept-Language → tags by decreasing quality (RFC 2616 14.4), zero-quality dropped."""
+    if not header:
+        return ()
+    ranked: list[tuple[float, int, str]] = []
+    for index, part in enumerate(header.split(",")):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        if tag and quality > 0:
+            ranked.append((-quality, index, tag.strip()))
+    return tuple(tag for _, _, tag in sorted(ranked))
+
+
+def _parse_query(params: dict[str, str], languages: tuple[str, ...]) -> StatementQuery:
+    unknown = sorted(set(params) - _QUERY_PARAMS)
+    if unknown:
+        raise BadRequest(f"{unknown[0]}: not a parameter of GET /statements")
+    agent = None
+    if "agent" in params:
+        try:
+            actor = _ACTOR.validate_json(params["agent"])
+        except ValidationError as exc:
+            raise BadRequest(describe(exc, prefix="agent")) from None
+        agent = agent_key(actor.model_dump(mode="json"))
+        if agent is None:
+            raise BadRequest("agent: an anonymous Group cannot be used as a filter")
+    limit_text = params.get("limit", "0")
+    if not limit_text.isdigit():
+        raise BadRequest(f"limit: must be a non-negative integer, not {limit_text!r}")
+    fmt = params.get("format", "exact")
+    if fmt not in ("ids", "exact", "canonical"):
+        raise BadRequest(f"format: must be ids, exact or canonical, not {fmt!r}")
+    since = params.get("since")
+    until = params.get("until")
+    return StatementQuery(
+        agent=agent,
+        verb=_check(_IRI, "verb", params["verb"]) if "verb" in params else None,
+        activity=_check(_IRI, "activity", params["activity"]) if "activity" in params else None,
+        registration=(
+            _check(_UUID, "registration", params["registration"])
+            if "registration" in params else None
+        ),
+        related_activities=_boolean("related_activities", params.get("related_activities")),
+        related_agents=_boolean("related_agents", params.get("related_agents")),
+        since=utc_timestamp(_check(_TIMESTAMP, "since", since)) if since else None,
+        until=utc_timestamp(_check(_TIMESTAMP, "until", until)) if until else None,
+        limit=int(limit_text),
+        ascending=_boolean("ascending", params.get("ascending")),
+        format=cast(Format, fmt),
+        languages=languages,
+    )
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The body, refused with 413 as soon as it exceeds `limit` (before reading it all)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"the body has {declared} bytes; this LRS accepts {limit} at most")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"the body exceeds {limit} bytes, the most this LRS accepts")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def create_app(
+    root: Path,
+    *,
+    registry: TenantRegistry | None = None,
+    store: StatementStore | None = None,
+    max_body_bytes: int = 10 * 1024 * 1024,
+    max_limit: int = 500,
+) -> FastAPI:
+    """The LRS over `root`: `root/tenants.sqlite` (credentials) and `root/statements/`.
+
+    `registry` and `store` default to the embedded SQLite implementations; pass others to
+    test or to deploy on another backend. Statement queries return at most `max_limit`
+    statements per page; bodies over `max_body_bytes` are refused with 413.
+    """
+    root = Path(root)
+    registry = registry or TenantRegistry(root)
+    store = store or SQLiteStatementStore(root / "statements", max_limit=max_limit)
+    authenticator = Authenticator(registry)
+    app = FastAPI(title="vigie LRS", version=XAPI_VERSION, openapi_url=None, docs_url=None)
+    app.state.store = store
+    app.state.registry = registry
+
+    @app.exception_handler(LrsError)
+    async def _lrs_error(request: Request, exc: LrsError) -> JSONResponse:
+        return _error(exc.status, exc.message)
+
+    @app.exception_handler(Unauthorized)
+    async def _unauthorized(request: Request, exc: Unauthorized) -> JSONResponse:
+        return _error(401, str(exc), {"WWW-Authenticate": 'Basic realm="vigie LRS"'})
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        where = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
+        return _error(400, f"{where or 'request'}: {first.get('msg')}")
+
+    async def credential_of(request: Request, *scopes: str) -> Credential:
+        header = request.headers.get("authorization")
+        credential = await run_in_threadpool(authenticator.authenticate, header)
+        if not credential.allows(*scopes):
+            raise Forbidden(
+                f"this credential lacks the scope {' or '.join(scopes)} "
+                f"(it has {', '.join(credential.scopes)})"
+            )
+        return credential
+
+    async def statements_from(request: Request, credential: Credential) -> tuple[
+        list[dict[str, Any]], bool
+    ]:
+        content_type = request.headers.get("content-type", "application/json").lower()
+        if "method" in request.query_params or content_type.startswith(
+            "application/x-www-form-urlencoded"
+        ):
+            raise BadRequest("the alternate request syntax (method=…) is not supported yet")
+        if content_type.startswith("multipart/"):
+            raise BadRequest("multipart/mixed requests (attachment data) are not supported yet")
+        if not content_type.startswith("application/json"):
+            raise BadRequest(f"Content-Type: must be application/json, not {content_type!r}")
+        body = await _read_body(request, max_body_bytes)
+        statements, is_array = parse_statement_body(body)
+        for n, statement in enumerate(statements):
+            for k, attachment in enumerate(statement.get("attachments", ())):
+                if "fileUrl" not in attachment:
+                    where = f"[{n}]." if is_array else ""
+                    raise BadRequest(
+                        f"{where}attachments[{k}].fileUrl: required, since attachment data "
+                        "in multipart/mixed requests is not supported yet"
+                    )
+            statement["authority"] = credential.authority
+        return statements, is_array
+
+    @app.get("/xAPI/about")
+    async def about() -> Response:
+        return _json({"version": [XAPI_VERSION]})
+
+    @app.put("/xAPI/statements")
+    async def put_statement(request: Request) -> Response:
+        credential = await credential_of(request, "statements/write")
+        params = dict(request.query_params)
+        if "statementId" not in params:
+            raise BadRequest("statementId: required to PUT a statement (or POST it instead)")
+        statement_id = _check(_UUID, "statementId", params["statementId"]).lower()
+        statements, is_array = await statements_from(request, credential)
+        if is_array:
+            raise BadRequest("PUT takes one statement; POST an array instead")
+        statement = statements[0]
+        if "id" in statement and statement["id"].lower() != statement_id:
+            raise BadRequest(f"id: {statement['id']} differs from statementId {statement_id}")
+        statement["id"] = statement_id
+        await run_in_threadpool(lambda: store.insert(statements, tenant=credential.tenant))
+        return Response(status_code=204)
+
+    @app.post("/xAPI/statements")
+    async def post_statements(request: Request) -> Response:
+        credential = await credential_of(request, "statements/write")
+        statements, _ = await statements_from(request, credential)
+        ids = await run_in_threadpool(lambda: store.insert(statements, tenant=credential.tenant))
+        return _json(ids)
+
+    @app.api_route("/xAPI/statements", methods=["GET", "HEAD"])
+    async def get_statements(request: Request) -> Response:
+        credential = await credential_of(
+            request, "statements/read", "statements/read/mine", "all/read"
+        )
+        mine = (
+            None if credential.allows("statements/read", "all/read")
+            else agent_key(credential.authority)
+        )
+        params = dict(request.query_params)
+        if _boolean("attachments", params.get("attachments")):
+            raise BadRequest("attachments: returning attachment data is not supported yet")
+        headers = {"X-Experience-API-Consistent-Through": _now_iso()}
+        if "statementId" in params or "voidedStatementId" in params:
+            languages = _languages(request.headers.get("accept-language"))
+            content, headers = await single(params, credential, mine, headers, languages)
+        else:
+            content = await many(request, params, credential, mine)
+        if request.method == "HEAD":
+            return Response(status_code=200, headers=headers, media_type="application/json")
+        return _json(content, headers=headers)
+
+    async def single(
+        params: dict[str, str], credential: Credential, mine: str | None,
+        headers: dict[str, str], languages: tuple[str, ...],
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        if "statementId" in params and "voidedStatementId" in params:
+            raise BadRequest("statementId and voidedStatementId cannot be used together")
+        extra = sorted(set(params) - _SINGLE_PARAMS)
+        if extra:
+            raise BadRequest(f"{extra[0]}: not allowed with statementId or voidedStatementId")
+        voided = "voidedStatementId" in params
+        name = "voidedStatementId" if voided else "statementId"
+        wanted = _check(_UUID, name, params[name])
+        fmt = params.get("format", "exact")
+        if fmt not in ("ids", "exact", "canonical"):
+            raise BadRequest(f"format: must be ids, exact or canonical, not {fmt!r}")
+        statement = await run_in_threadpool(
+            lambda: store.get(wanted, tenant=credential.tenant, voided=voided)
+        )
+        if mine is not None and agent_key(statement.get("authority", {})) != mine:
+            raise Forbidden("this credential may only read the statements it wrote")
+        stored = datetime.fromisoformat(statement["stored"])
+        headers = {**headers, "Last-Modified": format_datetime(stored, usegmt=True)}
+        if fmt == "ids":
+            statement = ids_format(statement)
+        elif fmt == "canonical":
+            statement = canonical_format(statement, languages)
+        return statement, headers
+
+    async def many(
+        request: Request, params: dict[str, str], credential: Credential, mine: str | None
+    ) -> dict[str, Any]:
+        if "more" in params:
+            if len(params) > 1:
+                raise BadRequest("more: use the more link as given, without other parameters")
+            query = StatementQuery.from_token(params["more"])
+        else:
+            query = _parse_query(params, _languages(request.headers.get("accept-language")))
+        query = replace(query, authority=mine)
+        statements, token = await run_in_threadpool(
+            lambda: store.query(query, tenant=credential.tenant)
+        )
+        base = request.scope.get("root_path", "")
+        more = f"{base}/xAPI/statements?more={token}" if token else ""
+        return {"statements": statements, "more": more}
+
+    app.add_middleware(_XapiVersion)
+    return app

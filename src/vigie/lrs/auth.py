@@ -1,0 +1,65 @@
+"""HTTP Basic authentication against the tenant registry, with a verified-secret cache.
+
+Why a cache: scrypt costs tens of milliseconds by design, and a Learning Record Provider
+sends the same Basic credentials on every request; verifying each time would make hashing
+the LRS's main cost. After one slow verification, the process remembers an HMAC (keyed by a
+random per-process key) of the secret and of the stored hash; later requests compare HMACs.
+Nothing reusable leaves the process, and a revoked or rotated credential fails at once
+because the registry row is read on every request.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import secrets
+import threading
+
+from vigie.lrs.tenants import Credential, TenantRegistry, verify_secret
+
+__all__ = ["Authenticator", "Unauthorized"]
+
+
+class Unauthorized(Exception):
+    """Missing or wrong credentials (answered 401 with a Basic challenge)."""
+
+
+class Authenticator:
+    def __init__(self, registry: TenantRegistry, *, cache_size: int = 10_000) -> None:
+        self.registry = registry
+        self._key = secrets.token_bytes(32)
+        self._verified: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+        self._cache_size = cache_size
+
+    def _fingerprint(self, credential: Credential, secret: str) -> bytes:
+        message = "\0".join((credential.key, credential.secret_hash, secret)).encode("utf-8")
+        return hmac.new(self._key, message, hashlib.sha256).digest()
+
+    def authenticate(self, header: str | None) -> Credential:
+        """The credential of an `Authorization: Basic …` header, or `Unauthorized`."""
+        if not header or not header[:6].lower() == "basic ":
+            raise Unauthorized("send HTTP Basic credentials (Authorization: Basic …)")
+        try:
+            decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            raise Unauthorized("the Authorization header is not valid Basic credentials") from None
+        key, sep, secret = decoded.partition(":")
+        if not sep:
+            raise Unauthorized("the Authorization header is not valid Basic credentials")
+        credential = self.registry.credential(key)
+        if credential is None:
+            raise Unauthorized("unknown or revoked credentials")
+        fingerprint = self._fingerprint(credential, secret)
+        known = self._verified.get(key)
+        if known is not None and hmac.compare_digest(known, fingerprint):
+            return credential
+        if not verify_secret(secret, credential.secret_hash):
+            raise Unauthorized("unknown or revoked credentials")
+        with self._lock:
+            if len(self._verified) >= self._cache_size:
+                self._verified.clear()
+            self._verified[key] = fingerprint
+        return credential

@@ -1,0 +1,149 @@
+"""`vigie lrs …`: serve the Learning Record Store and manage its tenants and credentials.
+
+Thin Typer commands over `vigie.lrs.app` and `vigie.lrs.tenants`; every command takes the LRS
+folder with `--root` (credentials in `tenants.sqlite`, one statement database per tenant).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from vigie.lrs.tenants import SCOPES, TenantRegistry
+
+__all__ = ["lrs_app"]
+
+lrs_app = typer.Typer(help="The xAPI Learning Record Store.", no_args_is_help=True)
+tenant_app = typer.Typer(help="Tenants: institutions or platforms with isolated stores.",
+                         no_args_is_help=True)
+credentials_app = typer.Typer(help="Credentials (HTTP Basic) of a tenant, with their scopes.",
+                              no_args_is_help=True)
+lrs_app.add_typer(tenant_app, name="tenant")
+lrs_app.add_typer(credentials_app, name="credentials")
+console = Console()
+
+RootOption = Annotated[Path, typer.Option("--root", help="The LRS folder.")]
+
+
+def _registry(root: Path) -> TenantRegistry:
+    root.mkdir(parents=True, exist_ok=True)
+    return TenantRegistry(root)
+
+
+def _fail(exc: ValueError) -> typer.Exit:
+    Console(stderr=True).print(f"[bold red]error:[/] {exc}")
+    return typer.Exit(2)
+
+
+@lrs_app.command("serve")
+def serve(
+    root: RootOption = Path("lrs"),
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8100,
+    max_body_mb: Annotated[int, typer.Option(help="Largest request body, in MiB.")] = 10,
+    max_limit: Annotated[int, typer.Option(help="Most statements per GET page.")] = 500,
+) -> None:
+    """Serves the xAPI 1.0.3 endpoint at http://HOST:PORT/xAPI/.
+
+    Example:  [bold]vigie lrs serve --root /srv/vigie/lrs --port 8100[/]
+    """
+    import uvicorn
+
+    from vigie.lrs.app import create_app
+
+    root.mkdir(parents=True, exist_ok=True)
+    app = create_app(root, max_body_bytes=max_body_mb << 20, max_limit=max_limit)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+@tenant_app.command("add")
+def tenant_add(
+    name: Annotated[str, typer.Argument(help="Tenant name, e.g. univ-demo.")],
+    root: RootOption = Path("lrs"),
+    home_page: Annotated[str | None, typer.Option(help="The authority's homePage IRI.")] = None,
+) -> None:
+    """Adds a tenant.
+
+    Example:  [bold]vigie lrs tenant add univ-demo --root lrs[/]
+    """
+    try:
+        _registry(root).add_tenant(name, home_page=home_page)
+    except ValueError as exc:
+        raise _fail(exc) from None
+    console.print(f"Tenant {name} added.")
+
+
+@tenant_app.command("list")
+def tenant_list(root: RootOption = Path("lrs")) -> None:
+    """Lists the tenants.
+
+    Example:  [bold]vigie lrs tenant list --root lrs[/]
+    """
+    table = Table("tenant", "home page", "created", "credentials")
+    for tenant in _registry(root).tenants():
+        table.add_row(str(tenant["name"]), str(tenant["home_page"] or ""),
+                      str(tenant["created"]), str(tenant["credentials"]))
+    console.print(table)
+
+
+@tenant_app.command("remove")
+def tenant_remove(name: str, root: RootOption = Path("lrs")) -> None:
+    """Removes a tenant and its credentials (its statements file is kept).
+
+    Example:  [bold]vigie lrs tenant remove univ-demo --root lrs[/]
+    """
+    try:
+        _registry(root).remove_tenant(name)
+    except ValueError as exc:
+        raise _fail(exc) from None
+    console.print(f"Tenant {name} removed.")
+
+
+@credentials_app.command("add")
+def credentials_add(
+    tenant: str,
+    root: RootOption = Path("lrs"),
+    scope: Annotated[list[str], typer.Option(
+        help=f"Scope (repeatable): {', '.join(SCOPES)}.")] = ["statements/write"],  # noqa: B006
+    label: Annotated[str | None, typer.Option(help="What the credential is for.")] = None,
+) -> None:
+    """Creates a credential; its secret is shown once and only stored hashed.
+
+    Example:  [bold]vigie lrs credentials add univ-demo --scope statements/write --label moodle[/]
+    """
+    try:
+        new = _registry(root).add_credential(tenant, scopes=tuple(scope), label=label or "")
+    except ValueError as exc:
+        raise _fail(exc) from None
+    console.print(f"key:    {new.key}\nsecret: {new.secret}\n(the secret is not shown again)")
+
+
+@credentials_app.command("list")
+def credentials_list(tenant: Annotated[str | None, typer.Argument()] = None,
+                     root: RootOption = Path("lrs")) -> None:
+    """Lists credentials (never their secrets).
+
+    Example:  [bold]vigie lrs credentials list univ-demo --root lrs[/]
+    """
+    rows = _registry(root).credentials(tenant)
+    table = Table(*(rows[0].keys() if rows else ("key",)))
+    for row in rows:
+        table.add_row(*(str(v) for v in row.values()))
+    console.print(table)
+
+
+@credentials_app.command("revoke")
+def credentials_revoke(key: str, root: RootOption = Path("lrs")) -> None:
+    """Revokes a credential at once.
+
+    Example:  [bold]vigie lrs credentials revoke 3f2a… --root lrs[/]
+    """
+    try:
+        _registry(root).revoke_credential(key)
+    except ValueError as exc:
+        raise _fail(exc) from None
+    console.print("Credential revoked.")

@@ -1,0 +1,235 @@
+"""Tenants and their credentials, in `root/tenants.sqlite`.
+
+Why SQLite rather than a JSON file: the CLI adds or revokes credentials while the server
+runs; SQLite gives both processes a consistent view without a reload signal, and a revoked
+credential stops working at the next request.
+
+Secrets are generated here, shown once, and stored only as scrypt hashes. Each credential
+belongs to one tenant, carries xAPI scopes, and is the `authority` of the statements it
+writes (an Agent whose account is the credential's key).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from vigie.lrs.store import check_tenant
+
+__all__ = [
+    "SCOPES",
+    "Credential",
+    "NewCredential",
+    "TenantRegistry",
+    "hash_secret",
+    "verify_secret",
+]
+
+SCOPES = (
+    "statements/write", "statements/read/mine", "statements/read",
+    "all/read", "all", "state", "define", "profile",
+)
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS tenants (
+    name TEXT PRIMARY KEY,
+    home_page TEXT NOT NULL,
+    created TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS credentials (
+    key TEXT PRIMARY KEY,
+    tenant TEXT NOT NULL REFERENCES tenants(name) ON DELETE CASCADE,
+    label TEXT NOT NULL,
+    scopes TEXT NOT NULL,
+    secret_hash TEXT NOT NULL,
+    created TEXT NOT NULL
+);
+"""
+
+
+def hash_secret(secret: str, *, n: int = _SCRYPT["n"]) -> str:
+    """`scrypt$n$r$p$salt$hash`: slow on purpose, so a stolen file does not reveal secrets."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(secret.encode("utf-8"), salt=salt, n=n, r=8, p=1, dklen=32)
+    b64 = base64.b64encode
+    return f"scrypt${n}$8$1${b64(salt).decode()}${b64(digest).decode()}"
+
+
+def verify_secret(secret: str, record: str) -> bool:
+    """Whether `secret` matches a `hash_secret` record (constant-time comparison)."""
+    try:
+        scheme, n, r, p, salt, digest = record.split("$")
+        if scheme != "scrypt":
+            return False
+        computed = hashlib.scrypt(
+            secret.encode("utf-8"), salt=base64.b64decode(salt),
+            n=int(n), r=int(r), p=int(p), dklen=32,
+        )
+    except ValueError:
+        return False
+    return hmac.compare_digest(computed, base64.b64decode(digest))
+
+
+@dataclass(frozen=True)
+class Credential:
+    """A stored credential (without its secret)."""
+
+    key: str
+    tenant: str
+    label: str
+    scopes: tuple[str, ...]
+    secret_hash: str
+    home_page: str
+
+    @property
+    def authority(self) -> dict[str, Any]:
+        """The Agent recorded as `authority` of the statements this credential writes."""
+        return {
+            "objectType": "Agent",
+            "name": self.label,
+            "account": {"homePage": self.home_page, "name": self.key},
+        }
+
+    def allows(self, *wanted: str) -> bool:
+        return "all" in self.scopes or any(scope in self.scopes for scope in wanted)
+
+
+@dataclass(frozen=True)
+class NewCredential:
+    """What `add_credential` returns: the only time the secret is ever visible."""
+
+    key: str
+    secret: str
+    tenant: str
+    scopes: tuple[str, ...]
+
+
+class TenantRegistry:
+    """Tenants and credentials under `root`; safe to share between threads."""
+
+    def __init__(self, root: Path, *, scrypt_n: int = _SCRYPT["n"]) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.path = self.root / "tenants.sqlite"
+        self.scrypt_n = scrypt_n
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        with self._db() as db:
+            db.executescript(_SCHEMA)
+
+    def _db(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=FULL")
+            connection.execute("PRAGMA foreign_keys=ON")
+            self._local.connection = connection
+            with self._lock:
+                self._all.append(connection)
+        return connection
+
+    def close(self) -> None:
+        with self._lock:
+            for connection in self._all:
+                connection.close()
+            self._all.clear()
+        self._local = threading.local()
+
+    # -- tenants ---------------------------------------------------------------------------
+
+    def add_tenant(self, name: str, *, home_page: str | None = None) -> None:
+        """Creates a tenant; its credentials' authority Agents use `home_page`."""
+        check_tenant(name)
+        page = home_page or f"urn:vigie:lrs:{name}"
+        with self._db() as db:
+            try:
+                db.execute(
+                    "INSERT INTO tenants (name, home_page, created) VALUES (?, ?, ?)",
+                    (name, page, _now()),
+                )
+            except sqlite3.IntegrityError:
+                raise ValueError(f"tenant {name!r} already exists") from None
+
+    def tenants(self) -> list[dict[str, Any]]:
+        rows = self._db().execute(
+            "SELECT t.name, t.home_page, t.created, count(c.key) FROM tenants t "
+            "LEFT JOIN credentials c ON c.tenant = t.name GROUP BY t.name ORDER BY t.name"
+        ).fetchall()
+        return [
+            {"name": name, "home_page": page, "created": created, "credentials": count}
+            for name, page, created, count in rows
+        ]
+
+    def remove_tenant(self, name: str) -> None:
+        """Removes the tenant and its credentials; its statements file is left in place
+        (deleting learning records is a decision for a person, not a side effect)."""
+        with self._db() as db:
+            if db.execute("DELETE FROM tenants WHERE name = ?", (name,)).rowcount == 0:
+                raise ValueError(f"no tenant {name!r}")
+
+    # -- credentials -----------------------------------------------------------------------
+
+    def add_credential(
+        self, tenant: str, *, scopes: tuple[str, ...] = ("statements/write", "statements/read"),
+        label: str = "",
+    ) -> NewCredential:
+        """Creates a credential for `tenant` and returns its secret, never stored in clear."""
+        unknown = [scope for scope in scopes if scope not in SCOPES]
+        if unknown or not scopes:
+            raise ValueError(f"unknown scope(s) {unknown}; choose among {', '.join(SCOPES)}")
+        key = secrets.token_hex(10)
+        secret = secrets.token_urlsafe(30)
+        record = hash_secret(secret, n=self.scrypt_n)
+        with self._db() as db:
+            if db.execute("SELECT 1 FROM tenants WHERE name = ?", (tenant,)).fetchone() is None:
+                raise ValueError(f"no tenant {tenant!r}: add it first")
+            db.execute(
+                "INSERT INTO credentials (key, tenant, label, scopes, secret_hash, created) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (key, tenant, label or key, json.dumps(list(scopes)), record, _now()),
+            )
+        return NewCredential(key=key, secret=secret, tenant=tenant, scopes=tuple(scopes))
+
+    def credentials(self, tenant: str | None = None) -> list[dict[str, Any]]:
+        rows = self._db().execute(
+            "SELECT key, tenant, label, scopes, created FROM credentials "
+            "WHERE ? IS NULL OR tenant = ? ORDER BY tenant, created",
+            (tenant, tenant),
+        ).fetchall()
+        return [
+            {"key": key, "tenant": t, "label": label, "scopes": json.loads(scopes),
+             "created": created}
+            for key, t, label, scopes, created in rows
+        ]
+
+    def revoke_credential(self, key: str) -> None:
+        with self._db() as db:
+            if db.execute("DELETE FROM credentials WHERE key = ?", (key,)).rowcount == 0:
+                raise ValueError(f"no credential {key!r}")
+
+    def credential(self, key: str) -> Credential | None:
+        """The credential with this key, read fresh (revocations apply at once)."""
+        row = self._db().execute(
+            "SELECT c.key, c.tenant, c.label, c.scopes, c.secret_hash, t.home_page "
+            "FROM credentials c JOIN tenants t ON t.name = c.tenant WHERE c.key = ?",
+            (key,),
+        ).fetchone()
+        if row is None:
+            return None
+        key, tenant, label, scopes, secret_hash, home_page = row
+        return Credential(key, tenant, label, tuple(json.loads(scopes)), secret_hash, home_page)
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
