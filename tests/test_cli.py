@@ -75,3 +75,23 @@ def test_cli_secret_refuses_to_overwrite(tmp_path: Path) -> None:
     assert RUNNER.invoke(app, ["secret", "--create", str(path)]).exit_code == 0
     again = RUNNER.invoke(app, ["secret", "--create", str(path)])
     assert again.exit_code == 2 and "already exists" in again.output
+
+
+def test_cli_indicators_on_the_demo(demo: Path) -> None:
+    config = str(demo / "vigie.toml")
+    listed = RUNNER.invoke(app, ["indicators", "--list"], env={"COLUMNS": "200"})
+    assert listed.exit_code == 0 and "adoption" in listed.output
+    table = RUNNER.invoke(app, ["indicators", "-c", config, "--id", "adoption"],
+                          env={"COLUMNS": "200"})
+    assert table.exit_code == 0, table.output
+    assert "adoption" in table.output
+    as_json = RUNNER.invoke(app, ["indicators", "-c", config, "-f", "json"])
+    assert as_json.exit_code == 0, as_json.output
+    results = json.loads(as_json.output)
+    assert {"adoption", "devices", "rhythm", "quarantine"} <= set(results)
+    assert "user_pseudo" not in as_json.output
+    as_csv = RUNNER.invoke(app, ["indicators", "-c", config, "--id", "devices", "-f", "csv",
+                                 "--service", "ent"])
+    assert as_csv.exit_code == 0 and as_csv.output.startswith("service,")
+    bad = RUNNER.invoke(app, ["indicators", "-c", config, "--id", "nope"])
+    assert bad.exit_code == 2 and "unknown indicator" in bad.output

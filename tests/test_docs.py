@@ -15,7 +15,8 @@ DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 def models() -> list[type[BaseModel]]:
     return [config.VigieConfig, config.DirectoryConfig, config.LdapConfig, config.SourceConfig,
-            config.RouteConfig, config.MoodleDatabaseConfig, config.FormatSpec, config.Config]
+            config.RouteConfig, config.MoodleDatabaseConfig, config.FormatSpec,
+            config.IndicatorsConfig, config.Config]
 
 
 def test_docs_every_configuration_key_is_documented() -> None:

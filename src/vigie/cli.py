@@ -186,6 +186,86 @@ def query_command(
     _run(action)
 
 
+@app.command("indicators")
+def indicators_command(
+    config: Annotated[Path | None, typer.Option("--config", "-c",
+                                                help="The TOML configuration file.")] = None,
+    lake: Annotated[Path | None, typer.Option(help="Lake folder (instead of --config).")] = None,
+    indicator: Annotated[list[str] | None, typer.Option(
+        "--id", help="Indicator id (repeatable); all when absent.")] = None,
+    list_only: Annotated[bool, typer.Option("--list", help="Only list the catalogue.")] = False,
+    start: Annotated[str | None, typer.Option("--from", help="First day (YYYY-MM-DD).")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last day (YYYY-MM-DD).")] = None,
+    service: Annotated[str | None, typer.Option(help="Only this service.")] = None,
+    population: Annotated[str | None, typer.Option(help="Only this population.")] = None,
+    structure: Annotated[str | None, typer.Option(help="Only this structure code.")] = None,
+    etape: Annotated[str | None, typer.Option(help="Only this study step.")] = None,
+    zone: Annotated[str | None, typer.Option(help="Only this network zone.")] = None,
+    device: Annotated[str | None, typer.Option(help="Only this device class.")] = None,
+    k: Annotated[int | None, typer.Option(help="Suppression threshold (default: config, 5).")
+                 ] = None,
+    engine: Annotated[Literal["duckdb", "spark"], typer.Option(
+        help="Query engine: embedded DuckDB, or Apache Spark (local mode).")] = "duckdb",
+    output: Annotated[Literal["table", "json", "csv"], typer.Option(
+        "--format", "-f", help="Output format (csv: one indicator).")] = "table",
+) -> None:
+    """Computes indicators over the lake, with small counts of people suppressed.
+
+    Example:  [bold]vigie indicators -c vigie.toml --id adoption --from 2026-09-01 --service ent[/]
+    """
+    from vigie.indicators.catalogue import catalogue_index, load_catalogue
+    from vigie.indicators.filters import Filters
+    from vigie.indicators.privacy import render_fr
+    from vigie.indicators.runner import publish_selection, select
+
+    def action() -> None:
+        cfg = load_config(config) if config is not None else None
+        folders = [cfg.path(f) for f in cfg.indicators.folders] if cfg else []
+        catalogue = load_catalogue(folders)
+        if list_only:
+            table = Table("id", "titre", "title")
+            for row in catalogue_index(catalogue):
+                table.add_row(row["id"], row["fr"], row["en"])
+            console.print(table)
+            return
+        folder = lake if lake is not None else (cfg.lake_path if cfg else None)
+        if folder is None:
+            raise VigieError("give --config or --lake")
+        threshold = k if k is not None else (cfg.indicators.k if cfg else 5)
+        try:
+            filters = Filters.model_validate(
+                {"start": start, "end": end, "service": service, "population": population,
+                 "structure": structure, "etape": etape, "zone": zone, "device": device})
+        except ValueError as exc:
+            raise VigieError(f"bad filter: {exc}") from None
+        chosen = select(catalogue, indicator or [])
+        if output == "csv" and len(chosen) != 1:
+            raise VigieError("CSV output is for one indicator: add --id")
+        results = publish_selection(folder, chosen, filters, k=threshold, engine=engine)
+        if output == "json":
+            json.dump({i.id: t.to_pylist() for i, t in results}, sys.stdout, default=str,
+                      ensure_ascii=False, indent=1)
+            sys.stdout.write("\n")
+        elif output == "csv":
+            import csv
+
+            ((_, published),) = results
+            writer = csv.writer(sys.stdout)
+            writer.writerow(published.column_names)
+            writer.writerows(tuple(r.values()) for r in published.to_pylist())
+        else:
+            for ind, published in results:
+                rows = render_fr(published, ind, threshold)
+                table = Table(*ind.columns, title=f"{ind.meta.title.fr} ({ind.id})")
+                for row in rows[:50]:
+                    table.add_row(*(row[c] for c in ind.columns))
+                console.print(table)
+                if len(rows) > 50:
+                    console.print(f"… {len(rows) - 50} more rows (use -f json or csv)")
+
+    _run(action)
+
+
 @app.command("secret")
 def secret_command(
     create: Annotated[Path, typer.Option(help="Where to write a new random secret.")],

@@ -128,6 +128,15 @@ class DirectoryConfig(_Strict):
         return self
 
 
+class IndicatorsConfig(_Strict):
+    """The indicator catalogue: an installation's own folders, and small-cell suppression."""
+
+    folders: list[str] = Field(
+        default_factory=list, description="folders of .sql + .toml indicators of your own"
+    )
+    k: int = Field(default=5, ge=2, description="counts of fewer than k people are hidden")
+
+
 class VigieConfig(_Strict):
     """Installation-wide settings."""
 
@@ -145,6 +154,7 @@ class Config(_Strict):
 
     vigie: VigieConfig = VigieConfig()
     directory: DirectoryConfig | None = None
+    indicators: IndicatorsConfig = IndicatorsConfig()
     network: dict[str, list[str]] = Field(
         default_factory=dict, description="zone name -> list of CIDR blocks"
     )

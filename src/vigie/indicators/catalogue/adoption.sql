@@ -1,0 +1,45 @@
+-- Penetration of each service in each population: distinct users over the people the directory
+-- holds. The denominator of a period is its largest daily head count (a population that grows
+-- during the period is not undercounted). Services with events in the period are crossed with
+-- every population, so a population that never used a service shows 0 users: the gap itself.
+WITH users AS (
+  SELECT service, population, count(DISTINCT user_pseudo) AS users
+  FROM events
+  WHERE user_pseudo IS NOT NULL
+    AND ($start IS NULL OR day >= $start)
+    AND ($end IS NULL OR day <= $end)
+    AND ($service IS NULL OR service = $service)
+    AND ($population IS NULL OR population = $population)
+    AND ($structure IS NULL OR structure = $structure)
+    AND ($etape IS NULL OR etape = $etape)
+    AND ($zone IS NULL OR zone = $zone)
+    AND ($device IS NULL OR device = $device)
+  GROUP BY service, population
+), daily AS (
+  SELECT day, population, sum(people) AS people
+  FROM population_daily
+  WHERE ($start IS NULL OR day >= $start)
+    AND ($end IS NULL OR day <= $end)
+    AND ($population IS NULL OR population = $population)
+    AND ($structure IS NULL OR structure = $structure)
+    AND ($etape IS NULL OR etape = $etape)
+  GROUP BY day, population
+), people AS (
+  SELECT population, max(people) AS people FROM daily GROUP BY population
+), services AS (
+  SELECT DISTINCT service
+  FROM events
+  WHERE ($start IS NULL OR day >= $start)
+    AND ($end IS NULL OR day <= $end)
+    AND ($service IS NULL OR service = $service)
+)
+SELECT
+  s.service,
+  p.population,
+  coalesce(u.users, 0) AS users,
+  p.people,
+  CAST(coalesce(u.users, 0) AS DOUBLE) / NULLIF(p.people, 0) AS penetration
+FROM services s
+CROSS JOIN people p
+LEFT JOIN users u ON u.service = s.service AND u.population = p.population
+ORDER BY s.service, p.population

@@ -1,0 +1,20 @@
+-- Which devices each service is used from: events and distinct users per device family, and
+-- the device's share of the service's events.
+WITH cells AS (
+  SELECT service, device, count(*) AS events, count(DISTINCT user_pseudo) AS users
+  FROM events
+  WHERE ($start IS NULL OR day >= $start)
+    AND ($end IS NULL OR day <= $end)
+    AND ($service IS NULL OR service = $service)
+    AND ($population IS NULL OR population = $population)
+    AND ($structure IS NULL OR structure = $structure)
+    AND ($etape IS NULL OR etape = $etape)
+    AND ($zone IS NULL OR zone = $zone)
+  GROUP BY service, device
+)
+SELECT
+  service, device, events, users,
+  sum(events) OVER (PARTITION BY service) AS service_events,
+  CAST(events AS DOUBLE) / sum(events) OVER (PARTITION BY service) AS share
+FROM cells
+ORDER BY service, device

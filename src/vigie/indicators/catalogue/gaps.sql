@@ -1,0 +1,53 @@
+-- The least-reached segments (population × structure) of each service, lowest penetration
+-- first. Segments smaller than the publication threshold $k are left out: their rate could not
+-- be published anyway, and ranking them would hint at what suppression hides.
+WITH users AS (
+  SELECT service, population, structure, count(DISTINCT user_pseudo) AS users
+  FROM events
+  WHERE user_pseudo IS NOT NULL
+    AND ($start IS NULL OR day >= $start)
+    AND ($end IS NULL OR day <= $end)
+    AND ($service IS NULL OR service = $service)
+    AND ($population IS NULL OR population = $population)
+    AND ($structure IS NULL OR structure = $structure)
+  GROUP BY service, population, structure
+), daily AS (
+  SELECT day, population, structure, max(structure_label) AS structure_label,
+         sum(people) AS people
+  FROM population_daily
+  WHERE ($start IS NULL OR day >= $start)
+    AND ($end IS NULL OR day <= $end)
+    AND ($population IS NULL OR population = $population)
+    AND ($structure IS NULL OR structure = $structure)
+  GROUP BY day, population, structure
+), people AS (
+  SELECT population, structure, max(structure_label) AS structure_label, max(people) AS people
+  FROM daily
+  GROUP BY population, structure
+), services AS (
+  SELECT DISTINCT service
+  FROM events
+  WHERE ($start IS NULL OR day >= $start)
+    AND ($end IS NULL OR day <= $end)
+    AND ($service IS NULL OR service = $service)
+), segments AS (
+  SELECT
+    s.service, p.population, p.structure, p.structure_label,
+    coalesce(u.users, 0) AS users,
+    p.people,
+    CAST(coalesce(u.users, 0) AS DOUBLE) / p.people AS penetration
+  FROM services s
+  CROSS JOIN people p
+  LEFT JOIN users u
+    ON u.service = s.service AND u.population = p.population
+    AND u.structure IS NOT DISTINCT FROM p.structure
+  WHERE p.people >= $k
+)
+SELECT
+  service, population, structure, structure_label, users, people, penetration,
+  row_number() OVER (
+    PARTITION BY service
+    ORDER BY penetration ASC NULLS LAST, population ASC NULLS LAST, structure ASC NULLS LAST
+  ) AS gap_rank
+FROM segments
+ORDER BY service, gap_rank

@@ -1,0 +1,76 @@
+"""The filters a dashboard applies, and the named SQL parameters each one becomes.
+
+Why named parameters: the same SQL text then runs on DuckDB (native `$name` parameters) and on
+Spark (the parameters replaced by typed, escaped literals), and an indicator's SQL says in plain
+sight which filters it honours. The convention for "no filter" is a NULL parameter, written in
+SQL as `($service IS NULL OR service = $service)`.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+__all__ = ["FILTER_PARAMETERS", "PARAMETER_TYPES", "RESERVED_PARAMETERS", "FilterName", "Filters"]
+
+FilterName = Literal["period", "service", "population", "structure", "etape", "zone", "device"]
+
+#: Filter name -> the SQL parameters it provides.
+FILTER_PARAMETERS: dict[str, tuple[str, ...]] = {
+    "period": ("start", "end"),
+    "service": ("service",),
+    "population": ("population",),
+    "structure": ("structure",),
+    "etape": ("etape",),
+    "zone": ("zone",),
+    "device": ("device",),
+}
+
+#: Parameters every indicator may use without declaring a filter: `$k`, the suppression
+#: threshold (so a ranking can leave out segments too small to publish).
+RESERVED_PARAMETERS: dict[str, str] = {"k": "integer"}
+
+#: SQL type of every parameter (`date`, `text` or `integer`).
+PARAMETER_TYPES: dict[str, str] = {
+    "start": "date",
+    "end": "date",
+    **{name: "text" for name in ("service", "population", "structure", "etape", "zone", "device")},
+    **RESERVED_PARAMETERS,
+}
+
+
+class Filters(BaseModel):
+    """What the user asked to see; `None` everywhere means everything.
+
+    The period is inclusive on both ends (`start <= day <= end`), in local days of the lake.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    start: date | None = None
+    end: date | None = None
+    service: str | None = None
+    population: str | None = None
+    structure: str | None = None
+    etape: str | None = None
+    zone: str | None = None
+    device: str | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Filters:
+        if self.start and self.end and self.start > self.end:
+            raise ValueError(f"the period starts ({self.start}) after it ends ({self.end})")
+        return self
+
+    def active(self) -> list[str]:
+        """Names of the filters that restrict something."""
+        values = self.model_dump()
+        return [name for name, params in FILTER_PARAMETERS.items()
+                if any(values[p] is not None for p in params)]
+
+    def value(self, parameter: str) -> date | str | None:
+        """The value of one parameter (None: no filter)."""
+        found: date | str | None = getattr(self, parameter)
+        return found

@@ -1,0 +1,190 @@
+"""Every shipped indicator on the hand-made lake, against figures computed by hand (lake.py).
+
+The meta-test in test_catalogue.py requires a `test_indicators_default_<id>` here for every
+shipped indicator.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import duckdb
+import pytest
+
+from vigie.indicators import Filters, IndicatorError, builtin_indicators, run
+
+CATALOGUE = builtin_indicators()
+
+
+def rows(indicator_id: str, con: duckdb.DuckDBPyConnection, filters: Filters | None = None,
+         **options: Any) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = run(CATALOGUE[indicator_id], con, filters,
+                                      **options).to_pylist()
+    return found
+
+
+def test_indicators_default_adoption(con: duckdb.DuckDBPyConnection) -> None:
+    assert rows("adoption", con) == [
+        {"service": "helpdesk", "population": "employee", "users": 1, "people": 2,
+         "penetration": 1 / 2},
+        {"service": "helpdesk", "population": "faculty", "users": 5, "people": 6,
+         "penetration": 5 / 6},
+        {"service": "helpdesk", "population": "student", "users": 1, "people": 11,
+         "penetration": 1 / 11},
+        {"service": "moodle", "population": "employee", "users": 0, "people": 2,
+         "penetration": 0.0},
+        {"service": "moodle", "population": "faculty", "users": 1, "people": 6,
+         "penetration": 1 / 6},
+        {"service": "moodle", "population": "student", "users": 7, "people": 11,
+         "penetration": 7 / 11},
+    ]
+
+
+def test_indicators_default_adoption_in_september_uses_that_snapshot(
+        con: duckdb.DuckDBPyConnection) -> None:
+    september = Filters(start=date(2026, 9, 1), end=date(2026, 9, 30), population="student")
+    assert rows("adoption", con, september) == [
+        {"service": "helpdesk", "population": "student", "users": 1, "people": 10,
+         "penetration": 1 / 10},
+        {"service": "moodle", "population": "student", "users": 6, "people": 10,
+         "penetration": 6 / 10},
+    ]
+
+
+def test_indicators_default_adoption_by_structure_and_device(
+        con: duckdb.DuckDBPyConnection) -> None:
+    phones = Filters(service="moodle", structure="SCI", device="smartphone")
+    assert rows("adoption", con, phones) == [
+        {"service": "moodle", "population": "faculty", "users": 0, "people": 4,
+         "penetration": 0.0},
+        {"service": "moodle", "population": "student", "users": 2, "people": 9,
+         "penetration": 2 / 9},
+    ]
+
+
+def test_indicators_default_gaps(con: duckdb.DuckDBPyConnection) -> None:
+    def seg(service: str, population: str, structure: str, label: str, users: int,
+            people: int, rank: int) -> dict[str, Any]:
+        return {"service": service, "population": population, "structure": structure,
+                "structure_label": label, "users": users, "people": people,
+                "penetration": users / people, "gap_rank": rank}
+
+    # k = 2: segments of at least 2 people (student/LET and students without structure are 1).
+    assert rows("gaps", con, k=2) == [
+        seg("helpdesk", "student", "SCI", "Sciences", 0, 9, 1),
+        seg("helpdesk", "employee", "ADM", "Administration", 1, 2, 2),
+        seg("helpdesk", "faculty", "LET", "Lettres", 1, 2, 3),
+        seg("helpdesk", "faculty", "SCI", "Sciences", 4, 4, 4),
+        seg("moodle", "employee", "ADM", "Administration", 0, 2, 1),
+        seg("moodle", "faculty", "LET", "Lettres", 0, 2, 2),
+        seg("moodle", "faculty", "SCI", "Sciences", 1, 4, 3),
+        seg("moodle", "student", "SCI", "Sciences", 7, 9, 4),
+    ]
+    # k = 5: only student/SCI (9 people) is large enough to be ranked.
+    assert [(r["service"], r["structure"], r["gap_rank"]) for r in rows("gaps", con, k=5)] == [
+        ("helpdesk", "SCI", 1), ("moodle", "SCI", 1)]
+
+
+def test_indicators_default_devices(con: duckdb.DuckDBPyConnection) -> None:
+    assert rows("devices", con) == [
+        {"service": "helpdesk", "device": "desktop", "events": 7, "users": 6,
+         "service_events": 8, "share": 7 / 8},
+        {"service": "helpdesk", "device": "smartphone", "events": 1, "users": 1,
+         "service_events": 8, "share": 1 / 8},
+        {"service": "moodle", "device": "desktop", "events": 10, "users": 9,
+         "service_events": 13, "share": 10 / 13},
+        {"service": "moodle", "device": "other", "events": 1, "users": 0,
+         "service_events": 13, "share": 1 / 13},
+        {"service": "moodle", "device": "smartphone", "events": 2, "users": 2,
+         "service_events": 13, "share": 2 / 13},
+    ]
+
+
+def test_indicators_default_place(con: duckdb.DuckDBPyConnection) -> None:
+    assert [(r["service"], r["place"], r["zone"], r["events"], r["users"], r["share"])
+            for r in rows("place", con)] == [
+        ("helpdesk", "inside", "vpn", 1, 1, 1 / 8),
+        ("helpdesk", "inside", "wired", 6, 6, 6 / 8),
+        ("helpdesk", "outside", "outside", 1, 1, 1 / 8),
+        ("moodle", "inside", "wifi", 6, 6, 6 / 13),
+        ("moodle", "inside", "wired", 1, 1, 1 / 13),
+        ("moodle", "outside", "outside", 5, 4, 5 / 13),
+        ("moodle", "unknown", "unknown", 1, 0, 1 / 13),
+    ]
+    assert {r["service_events"] for r in rows("place", con, Filters(service="moodle"))} == {13}
+
+
+def test_indicators_default_rhythm(con: duckdb.DuckDBPyConnection) -> None:
+    assert [(r["service"], r["weekday"], r["hour"], r["events"], r["users"])
+            for r in rows("rhythm", con)] == [
+        ("helpdesk", 1, 9, 5, 5), ("helpdesk", 2, 9, 1, 1), ("helpdesk", 2, 16, 1, 1),
+        ("helpdesk", 3, 11, 1, 1),
+        ("moodle", 1, 10, 7, 7), ("moodle", 2, 9, 1, 1), ("moodle", 2, 14, 5, 3),
+    ]
+
+
+def test_indicators_default_daily_users(con: duckdb.DuckDBPyConnection) -> None:
+    assert [tuple(r.values()) for r in rows("daily_users", con, Filters(service="helpdesk"))] == [
+        ("helpdesk", date(2026, 9, 7), 1, False, False, 5, 5),
+        ("helpdesk", date(2026, 9, 8), 2, False, False, 1, 1),
+        ("helpdesk", date(2026, 10, 20), 2, False, True, 1, 1),
+        ("helpdesk", date(2026, 11, 11), 3, True, False, 1, 1),
+    ]
+    moodle = rows("daily_users", con, Filters(service="moodle", end=date(2026, 9, 30)))
+    assert [(r["day"], r["users"], r["events"]) for r in moodle] == [
+        (date(2026, 9, 7), 7, 7), (date(2026, 9, 8), 3, 5)]
+
+
+def test_indicators_default_strengths(con: duckdb.DuckDBPyConnection) -> None:
+    assert rows("strengths", con) == [
+        {"population": "faculty", "service": "helpdesk", "users": 5, "service_rank": 1},
+        {"population": "student", "service": "moodle", "users": 7, "service_rank": 1},
+    ]
+    assert [tuple(r.values()) for r in rows("strengths", con, k=1)] == [
+        ("employee", "helpdesk", 1, 1),
+        ("faculty", "helpdesk", 5, 1), ("faculty", "moodle", 1, 2),
+        ("student", "moodle", 7, 1), ("student", "helpdesk", 1, 2),
+        ("unknown", "moodle", 1, 1),
+    ]
+
+
+def test_indicators_default_data_quality(con: duckdb.DuckDBPyConnection) -> None:
+    assert rows("data_quality", con) == [
+        {"source": "cas", "events": 13, "anonymous_events": 1, "unknown_events": 2,
+         "unknown_share": 2 / 13, "unknown_people": 1, "people_without_structure": 0,
+         "students_without_etape": 0},
+        {"source": "helpdesk", "events": 8, "anonymous_events": 0, "unknown_events": 0,
+         "unknown_share": 0.0, "unknown_people": 0, "people_without_structure": 1,
+         "students_without_etape": 1},
+    ]
+
+
+def test_indicators_default_quarantine(con: duckdb.DuckDBPyConnection) -> None:
+    assert [tuple(r.values()) for r in rows("quarantine", con)] == [
+        ("cas", "does not match format cas_servicestats", 2, 1),
+        ("cas", "unreadable time (expected %Y-%m-%d %H:%M:%S)", 1, 1),
+        ("helpdesk", "not valid UTF-8 text (check the source encoding)", 1, 1),
+    ]
+
+
+def test_indicators_default_quarantine_of_a_lake_without_bad_lines(tmp_path: Any) -> None:
+    from tests.indicators.lake import build_lake
+    from vigie.warehouse.query import connect
+
+    lake = build_lake(tmp_path / "lake")
+    for part in (lake / "quarantine").rglob("*.parquet"):
+        part.unlink()
+    assert rows("quarantine", connect(lake)) == []
+
+
+def test_indicators_engine_refuses_a_filter_the_indicator_ignores(
+        con: duckdb.DuckDBPyConnection) -> None:
+    with pytest.raises(IndicatorError, match="'quarantine' cannot be filtered by service"):
+        rows("quarantine", con, Filters(service="moodle"))
+    assert len(rows("quarantine", con, Filters(service="moodle"), strict=False)) == 3
+
+
+def test_indicators_filters_reject_a_reversed_period() -> None:
+    with pytest.raises(ValueError, match="starts"):
+        Filters(start=date(2026, 10, 1), end=date(2026, 9, 1))
