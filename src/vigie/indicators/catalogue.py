@@ -26,7 +26,12 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from vigie.errors import VigieError
-from vigie.indicators.filters import FILTER_PARAMETERS, RESERVED_PARAMETERS, FilterName
+from vigie.indicators.filters import (
+    FILTER_PARAMETERS,
+    RESERVED_PARAMETERS,
+    FilterName,
+    expand_filtered,
+)
 from vigie.indicators.sqltext import parameters, split_statements
 
 __all__ = [
@@ -197,6 +202,7 @@ def parse_indicator(toml_text: str, sql: str, origin: str, *, stem: str) -> Indi
         raise IndicatorError(f"indicator file {origin}: id: {meta.id!r} must match the file name "
                              f"({stem!r})")
     sql_origin = origin.removesuffix(".toml") + ".sql"
+    sql = expand_filtered(sql, meta.filters)
     statements = split_statements(sql)
     if len(statements) != 1:
         raise IndicatorError(f"indicator file {sql_origin}: expected exactly one SELECT "

@@ -8,12 +8,23 @@ SQL as `($service IS NULL OR service = $service)`.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-__all__ = ["FILTER_PARAMETERS", "PARAMETER_TYPES", "RESERVED_PARAMETERS", "FilterName", "Filters"]
+__all__ = [
+    "FILTERED_RELATIONS",
+    "FILTER_CONDITIONS",
+    "FILTER_PARAMETERS",
+    "PARAMETER_TYPES",
+    "RESERVED_PARAMETERS",
+    "FilterName",
+    "Filters",
+    "expand_filtered",
+]
 
 FilterName = Literal["period", "service", "population", "structure", "etape", "zone", "device"]
 
@@ -26,6 +37,20 @@ FILTER_PARAMETERS: dict[str, tuple[str, ...]] = {
     "etape": ("etape",),
     "zone": ("zone",),
     "device": ("device",),
+}
+
+#: Filter name -> its condition on a relation that has the column (`day` for the period).
+FILTER_CONDITIONS: dict[str, str] = {
+    "period": "($start IS NULL OR day >= $start) AND ($end IS NULL OR day <= $end)",
+    **{name: f"(${name} IS NULL OR {name} = ${name})"
+       for name in ("service", "population", "structure", "etape", "zone", "device")},
+}
+
+#: Relations an indicator may select from already filtered by its declared filters, and the
+#: filters each can take (`population_daily` has no service, zone or device).
+FILTERED_RELATIONS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "filtered_events": ("events", tuple(FILTER_CONDITIONS)),
+    "filtered_population": ("population_daily", ("period", "population", "structure", "etape")),
 }
 
 #: Parameters every indicator may use without declaring a filter: `$k`, the suppression
@@ -74,3 +99,16 @@ class Filters(BaseModel):
         """The value of one parameter (None: no filter)."""
         found: date | str | None = getattr(self, parameter)
         return found
+
+
+def expand_filtered(sql: str, declared: Sequence[str]) -> str:
+    """Replaces `filtered_events` / `filtered_population` by the relation filtered by `declared`.
+
+    Indicators then say *what* they compute and their metadata says *by what* they can be
+    filtered, instead of repeating the same conditions in every query.
+    """
+    for name, (relation, accepted) in FILTERED_RELATIONS.items():
+        conditions = [FILTER_CONDITIONS[f] for f in declared if f in accepted] or ["true"]
+        expansion = f"(SELECT * FROM {relation} WHERE {' AND '.join(conditions)})"
+        sql = re.sub(rf"\b{name}\b", expansion, sql)
+    return sql

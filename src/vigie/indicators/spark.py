@@ -23,32 +23,15 @@ from vigie.indicators.engine import ParameterValue, bind, conform
 from vigie.indicators.filters import PARAMETER_TYPES, Filters
 from vigie.indicators.privacy import DEFAULT_K, suppress
 from vigie.indicators.sqltext import substitute
+from vigie.warehouse.query import population_daily_sql
 
 __all__ = ["literal", "publish_spark", "register_views", "render", "run_spark"]
 
 _PLAIN = re.compile(r"^[\w .:/@+\-]*$")
 _SPARK_TYPES = {"date": "DATE", "text": "STRING", "integer": "INT"}
 
-_POPULATION_DAILY = """
-WITH snapshots AS (
-  SELECT snapshot_date, population, structure, structure_label, etape, count(*) AS people
-  FROM directory GROUP BY snapshot_date, population, structure, structure_label, etape
-), bounds AS (
-  SELECT least((SELECT min(day) FROM events), min(snapshot_date)) AS first_day,
-         greatest((SELECT max(day) FROM events), max(snapshot_date)) AS last_day
-  FROM snapshots
-), days AS (
-  SELECT explode(sequence(first_day, last_day, INTERVAL 1 DAY)) AS day FROM bounds
-), valid AS (
-  SELECT d.day, coalesce(max(s.snapshot_date), (SELECT min(snapshot_date) FROM snapshots))
-    AS snapshot_date
-  FROM days d LEFT JOIN (SELECT DISTINCT snapshot_date FROM snapshots) s
-    ON s.snapshot_date <= d.day
-  GROUP BY d.day
-)
-SELECT v.day, s.population, s.structure, s.structure_label, s.etape, s.people
-FROM valid v JOIN snapshots s ON s.snapshot_date = v.snapshot_date
-"""
+_POPULATION_DAILY = population_daily_sql(
+    "explode(sequence(first_day, last_day, INTERVAL 1 DAY))")
 
 _EMPTY = {
     "directory": (

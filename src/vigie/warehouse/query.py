@@ -11,9 +11,39 @@ from pathlib import Path
 
 import duckdb
 
-__all__ = ["connect"]
+__all__ = ["connect", "population_daily_sql"]
 
 _HIVE = "hive_partitioning = true, union_by_name = true"
+
+
+def population_daily_sql(days: str) -> str:
+    """The `population_daily` view: one row per day, population, structure and study step.
+
+    It counts the people the directory held that day (the snapshot valid on it; before the
+    first snapshot, the first one). `days` is the engine's way of listing the days from
+    `first_day` to `last_day` (DuckDB's `generate_series`, Spark's `sequence`): the rest of
+    the SQL is shared by both engines.
+    """
+    return f"""
+WITH snapshots AS (
+  SELECT snapshot_date, population, structure, structure_label, etape, count(*) AS people
+  FROM directory GROUP BY snapshot_date, population, structure, structure_label, etape
+), bounds AS (
+  SELECT least((SELECT min(day) FROM events), min(snapshot_date)) AS first_day,
+         greatest((SELECT max(day) FROM events), max(snapshot_date)) AS last_day
+  FROM snapshots
+), days AS (
+  SELECT {days} AS day FROM bounds
+), valid AS (
+  SELECT d.day, coalesce(max(s.snapshot_date), (SELECT min(snapshot_date) FROM snapshots))
+    AS snapshot_date
+  FROM days d LEFT JOIN (SELECT DISTINCT snapshot_date FROM snapshots) s
+    ON s.snapshot_date <= d.day
+  GROUP BY d.day
+)
+SELECT v.day, s.population, s.structure, s.structure_label, s.etape, s.people
+FROM valid v JOIN snapshots s ON s.snapshot_date = v.snapshot_date
+"""
 
 
 def _has_parquet(folder: Path) -> bool:
@@ -43,31 +73,9 @@ def connect(lake: Path, *, threads: int | None = None) -> duckdb.DuckDBPyConnect
             f"CREATE VIEW directory AS SELECT * FROM read_parquet('{directory}/*/*.parquet', "
             f"{_HIVE}, hive_types = {{'snapshot_date': DATE}})"
         )
-        # One row per day, population, structure and step: the people the directory held that
-        # day (the snapshot valid on it; before the first snapshot, the first one).
-        con.execute(
-            """
-CREATE VIEW population_daily AS
-WITH snapshots AS (
-  SELECT snapshot_date, population, structure, structure_label, etape, count(*) AS people
-  FROM directory GROUP BY ALL
-), bounds AS (
-  SELECT least((SELECT min(day) FROM events), min(snapshot_date)) AS first_day,
-         greatest((SELECT max(day) FROM events), max(snapshot_date)) AS last_day
-  FROM snapshots
-), days AS (
-  SELECT unnest(generate_series(first_day, last_day, INTERVAL 1 DAY))::DATE AS day FROM bounds
-), valid AS (
-  SELECT d.day, coalesce(max(s.snapshot_date), (SELECT min(snapshot_date) FROM snapshots))
-    AS snapshot_date
-  FROM days d LEFT JOIN (SELECT DISTINCT snapshot_date FROM snapshots) s
-    ON s.snapshot_date <= d.day
-  GROUP BY d.day
-)
-SELECT v.day, s.population, s.structure, s.structure_label, s.etape, s.people
-FROM valid v JOIN snapshots s USING (snapshot_date)
-"""
-        )
+        con.execute("CREATE VIEW population_daily AS "
+                    + population_daily_sql("unnest(generate_series(first_day, last_day, "
+                                           "INTERVAL 1 DAY))::DATE"))
     quarantine = lake / "quarantine"
     if _has_parquet(quarantine):
         con.execute(

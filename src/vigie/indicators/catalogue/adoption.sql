@@ -4,25 +4,12 @@
 -- every population, so a population that never used a service shows 0 users: the gap itself.
 WITH users AS (
   SELECT service, population, count(DISTINCT user_pseudo) AS users
-  FROM events
+  FROM filtered_events
   WHERE user_pseudo IS NOT NULL
-    AND ($start IS NULL OR day >= $start)
-    AND ($end IS NULL OR day <= $end)
-    AND ($service IS NULL OR service = $service)
-    AND ($population IS NULL OR population = $population)
-    AND ($structure IS NULL OR structure = $structure)
-    AND ($etape IS NULL OR etape = $etape)
-    AND ($zone IS NULL OR zone = $zone)
-    AND ($device IS NULL OR device = $device)
   GROUP BY service, population
 ), daily AS (
   SELECT day, population, sum(people) AS people
-  FROM population_daily
-  WHERE ($start IS NULL OR day >= $start)
-    AND ($end IS NULL OR day <= $end)
-    AND ($population IS NULL OR population = $population)
-    AND ($structure IS NULL OR structure = $structure)
-    AND ($etape IS NULL OR etape = $etape)
+  FROM filtered_population
   GROUP BY day, population
 ), people AS (
   SELECT population, max(people) AS people FROM daily GROUP BY population

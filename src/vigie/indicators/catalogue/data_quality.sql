@@ -13,9 +13,6 @@ SELECT
                       THEN user_pseudo END) AS people_without_structure,
   count(DISTINCT CASE WHEN population = 'student' AND etape IS NULL
                       THEN user_pseudo END) AS students_without_etape
-FROM events
-WHERE ($start IS NULL OR day >= $start)
-  AND ($end IS NULL OR day <= $end)
-  AND ($service IS NULL OR service = $service)
+FROM filtered_events
 GROUP BY source
 ORDER BY source

@@ -2,14 +2,7 @@
 -- the device's share of the service's events.
 WITH cells AS (
   SELECT service, device, count(*) AS events, count(DISTINCT user_pseudo) AS users
-  FROM events
-  WHERE ($start IS NULL OR day >= $start)
-    AND ($end IS NULL OR day <= $end)
-    AND ($service IS NULL OR service = $service)
-    AND ($population IS NULL OR population = $population)
-    AND ($structure IS NULL OR structure = $structure)
-    AND ($etape IS NULL OR etape = $etape)
-    AND ($zone IS NULL OR zone = $zone)
+  FROM filtered_events
   GROUP BY service, device
 )
 SELECT

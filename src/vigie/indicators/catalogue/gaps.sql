@@ -3,22 +3,13 @@
 -- be published anyway, and ranking them would hint at what suppression hides.
 WITH users AS (
   SELECT service, population, structure, count(DISTINCT user_pseudo) AS users
-  FROM events
+  FROM filtered_events
   WHERE user_pseudo IS NOT NULL
-    AND ($start IS NULL OR day >= $start)
-    AND ($end IS NULL OR day <= $end)
-    AND ($service IS NULL OR service = $service)
-    AND ($population IS NULL OR population = $population)
-    AND ($structure IS NULL OR structure = $structure)
   GROUP BY service, population, structure
 ), daily AS (
   SELECT day, population, structure, max(structure_label) AS structure_label,
          sum(people) AS people
-  FROM population_daily
-  WHERE ($start IS NULL OR day >= $start)
-    AND ($end IS NULL OR day <= $end)
-    AND ($population IS NULL OR population = $population)
-    AND ($structure IS NULL OR structure = $structure)
+  FROM filtered_population
   GROUP BY day, population, structure
 ), people AS (
   SELECT population, structure, max(structure_label) AS structure_label, max(people) AS people

@@ -9,14 +9,7 @@ WITH cells AS (
     coalesce(zone, 'unknown') AS zone,
     count(*) AS events,
     count(DISTINCT user_pseudo) AS users
-  FROM events
-  WHERE ($start IS NULL OR day >= $start)
-    AND ($end IS NULL OR day <= $end)
-    AND ($service IS NULL OR service = $service)
-    AND ($population IS NULL OR population = $population)
-    AND ($structure IS NULL OR structure = $structure)
-    AND ($etape IS NULL OR etape = $etape)
-    AND ($device IS NULL OR device = $device)
+  FROM filtered_events
   GROUP BY 1, 2, 3
 )
 SELECT

@@ -2,15 +2,8 @@
 -- Only services with at least $k users are ranked (a smaller count would be withheld anyway).
 WITH users AS (
   SELECT population, service, count(DISTINCT user_pseudo) AS users
-  FROM events
+  FROM filtered_events
   WHERE user_pseudo IS NOT NULL
-    AND ($start IS NULL OR day >= $start)
-    AND ($end IS NULL OR day <= $end)
-    AND ($population IS NULL OR population = $population)
-    AND ($structure IS NULL OR structure = $structure)
-    AND ($etape IS NULL OR etape = $etape)
-    AND ($zone IS NULL OR zone = $zone)
-    AND ($device IS NULL OR device = $device)
   GROUP BY population, service
 )
 SELECT
