@@ -117,13 +117,6 @@ class Lake:
         ).fetchall()
         return [FileState(*row) for row in rows]
 
-    def all_files(self) -> list[FileState]:
-        rows = self._db.execute(
-            "SELECT source, head_hash, head_len, path, offset, lines, rows, quarantined "
-            "FROM files ORDER BY source, path"
-        ).fetchall()
-        return [FileState(*row) for row in rows]
-
     def cursor(self, source: str) -> tuple[str, int] | None:
         row = self._db.execute(
             "SELECT position, rows FROM cursors WHERE source = ?", (source,)
