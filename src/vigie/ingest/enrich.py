@@ -35,15 +35,22 @@ EVENT_COLUMNS = (
 )
 
 
+#: The host of a URL target (`https://ent.univ.fr:443/x?y` → `ent.univ.fr`), computed once per
+#: row with string functions (cheaper than a regular expression) for the routes that use it.
+HOST_SQL = (
+    "lower(split_part(split_part(split_part(split_part(split_part(split_part("
+    "target, '://', 2), '/', 1), '?', 1), '#', 1), '@', -1), ':', 1))"
+)
+
+
 def route_sql(routes: list[RouteConfig], *, fixed: str | None, default: str) -> str:
-    """SQL giving the service of each event from the routing target column `target`."""
+    """SQL giving the service of each event from its routing `target` (and its host `_host`)."""
     if fixed is not None and not routes:
         return sql_str(fixed)
-    host = r"lower(regexp_extract(target, '^[A-Za-z][A-Za-z0-9+.-]*://([^/:?#]+)', 1))"
     cases = []
     for route in routes:
         if route.host is not None:
-            cases.append(f"WHEN {host} = {sql_str(route.host.lower())}")
+            cases.append(f"WHEN _host = {sql_str(route.host.lower())}")
         elif route.prefix is not None:
             cases.append(f"WHEN starts_with(target, {sql_str(route.prefix)})")
         else:
@@ -174,7 +181,8 @@ SELECT
   d.weekday, hour(e._local)::TINYINT AS hour,
   d.is_public_holiday, d.is_school_holiday, d.academic_year, d.month
 FROM (
-  SELECT g.*, g._local::DATE AS _day, coalesce(u.user_pseudo, t.user_pseudo) AS _pseudo
+  SELECT g.*, g._local::DATE AS _day, coalesce(u.user_pseudo, t.user_pseudo) AS _pseudo,
+    {HOST_SQL if "_host" in service else "NULL"} AS _host
   FROM {parsed} g
   LEFT JOIN dim_user u ON u.user = lower(trim(g.user))
   LEFT JOIN traces t ON t.trace = g.trace

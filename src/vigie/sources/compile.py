@@ -180,8 +180,13 @@ def _cut(spec: FormatSpec, needed: set[str]) -> tuple[str, str]:
         raise FormatError(f"format {spec.name!r} declares no field")
     source = "SELECT line_no, byte_offset, line, line IS NOT NULL AS _text_ok FROM __RELATION__"
     if spec.kind == "json":
-        values = [f"json_extract_string(line, {sql_str(path)})" for path in spec.extract.values()]
-        return source, f"CASE WHEN json_valid(line) THEN {_struct(names, values)} END"
+        # All paths in one call: the document is parsed once per line, not once per field.
+        paths = ", ".join(sql_str(path) for path in spec.extract.values())
+        source = (f"SELECT *, CASE WHEN json_valid(line) THEN json_extract_string(line, [{paths}]) "
+                  "END AS _j FROM (SELECT line_no, byte_offset, line, line IS NOT NULL AS _text_ok "
+                  "FROM __RELATION__)")
+        values = [f"_j[{i}]" for i in range(1, len(names) + 1)]
+        return source, f"CASE WHEN _j IS NOT NULL THEN {_struct(names, values)} END"
     pattern = spec.pattern or template_regex(spec.template or "")
     if spec.kind == "multiline":
         assert spec.record_start
