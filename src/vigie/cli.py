@@ -25,6 +25,7 @@ from vigie.lrs.cli import lrs_app
 from vigie.privacy.pseudonym import create_secret, load_secret
 from vigie.sources.spec import available_formats
 from vigie.warehouse.query import connect
+from vigie.web.cli import serve, web_app
 
 __all__ = ["app"]
 
@@ -34,6 +35,8 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 app.add_typer(lrs_app, name="lrs")
+app.command("serve")(serve)
+app.add_typer(web_app, name="web")
 console = Console()
 err = Console(stderr=True)
 
@@ -316,6 +319,7 @@ def demo_command(
     Example:  [bold]vigie demo --people 2000 --days 60[/]
     """
     from vigie.demo.generator import generate
+    from vigie.web.accounts import write_account
 
     def action() -> None:
         with console.status("Generating the demo university…"):
@@ -328,8 +332,13 @@ def demo_command(
         console.print(f"Demo university in [bold]{directory}[/]; configuration {config_path}")
         report = run_ingest(cfg)
         print_summary(cfg, report)
+        accounts = directory / "accounts.json"
+        if not accounts.exists():
+            write_account(accounts, "demo", "demo", "admin")
         console.print(f"Try: [bold]vigie query -c {config_path} \"SELECT population, "
                       "count(DISTINCT user_pseudo) FROM events GROUP BY 1\"[/]")
+        console.print(f"Dashboards: [bold]vigie serve -c {config_path}[/] then "
+                      "http://127.0.0.1:8000 (demo account: demo / demo)")
 
     _run(action)
 

@@ -1,0 +1,97 @@
+"""Published indicator results as JSON and CSV, the only data the web application sends.
+
+Why one function for both the API and the charts: the browser draws exactly what the API
+returns, which is `publish_selection`'s suppressed table; nothing is computed from the lake on
+the way. Rows keep the `<column>_suppressed` flags; `text` gives the same rows formatted for
+a reader (French through `render_fr`: `2 898`, `10,7 %`, `< 5`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from vigie.indicators.catalogue import SUPPRESSED_SUFFIX, Indicator
+from vigie.indicators.filters import Filters
+from vigie.indicators.privacy import render_fr
+from vigie.indicators.runner import publish_selection
+from vigie.web.i18n import VALUE_LABELS, Lang, format_cell
+
+__all__ = ["describe", "payload", "published", "to_csv"]
+
+
+def published(lake: Path, indicator: Indicator, filters: Filters, k: int) -> pa.Table:
+    """The suppressed result of one indicator (an error for a filter it does not declare)."""
+    ((_, table),) = publish_selection(lake, [indicator], filters, k=k)
+    return table
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    return value
+
+
+def _text_rows(table: pa.Table, indicator: Indicator, lang: Lang, k: int
+               ) -> list[dict[str, str]]:
+    if lang == "fr":
+        return render_fr(table, indicator, k)
+    kinds = {m.column: m.kind for m in indicator.meta.measures}
+    rows = []
+    for row in table.to_pylist():
+        rows.append({c: format_cell(row[c], kinds[c], lang, k=k,
+                                    suppressed=bool(row.get(c + SUPPRESSED_SUFFIX)))
+                     if c in kinds else ("–" if row[c] is None else str(_plain(row[c])))
+                     for c in indicator.columns})
+    return rows
+
+
+def describe(indicator: Indicator, lang: Lang) -> dict[str, Any]:
+    """What a reader needs to label a chart of the indicator."""
+    meta = indicator.meta
+    return {
+        "id": indicator.id,
+        "title": getattr(meta.title, lang),
+        "description": getattr(meta.description, lang),
+        "grain": meta.grain,
+        "chart": meta.chart,
+        "unit": meta.unit,
+        "dimensions": list(meta.dimensions),
+        "filters": list(meta.filters),
+        "measures": [{"column": m.column, "kind": m.kind, "label": getattr(m.label, lang)}
+                     for m in meta.measures],
+    }
+
+
+def payload(table: pa.Table, indicator: Indicator, filters: Filters, k: int,
+            lang: Lang) -> dict[str, Any]:
+    """The JSON answer of `/api/indicators/{id}`."""
+    idx = 1 if lang == "en" else 0
+    values = {v for row in table.select(list(indicator.meta.dimensions)).to_pylist()
+              for v in row.values() if isinstance(v, str)}
+    return {
+        **describe(indicator, lang),
+        "k": k,
+        "lang": lang,
+        "applied_filters": {k_: _plain(v) for k_, v in filters.model_dump().items()
+                            if v is not None},
+        "columns": table.column_names,
+        "rows": [{c: _plain(v) for c, v in row.items()} for row in table.to_pylist()],
+        "text": _text_rows(table, indicator, lang, k),
+        "labels": {v: VALUE_LABELS[v][idx] for v in sorted(values) if v in VALUE_LABELS},
+    }
+
+
+def to_csv(table: pa.Table) -> str:
+    """The published table as CSV (withheld cells empty, flagged in `_suppressed` columns)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(table.column_names)
+    for row in table.to_pylist():
+        writer.writerow("" if v is None else _plain(v) for v in row.values())
+    return out.getvalue()

@@ -1,0 +1,78 @@
+"""A small demo university, ingested once for the web tests, and an app with three accounts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from vigie.config import Config, load_config
+from vigie.demo import generate
+from vigie.ingest.pipeline import ingest
+from vigie.warehouse.query import connect
+from vigie.web.accounts import write_account
+from vigie.web.app import create_app
+
+SECRET = b"test-secret-0123456789abcdef"
+END = date(2026, 3, 20)
+PASSWORDS = {"alice": "alice-password", "marc": "marc-password", "victor": "victor-password"}
+ROLES = {"alice": "admin", "marc": "manager", "victor": "viewer"}
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Config, Path]:
+    """(config, accounts file) of a 300-person, 14-day demo lake ending 2026-03-20."""
+    folder = tmp_path_factory.mktemp("webdemo")
+    config = load_config(generate(folder, people=300, days=14, end=END))
+    ingest(config, secret=SECRET)
+    accounts = folder / "accounts.json"
+    for user, password in PASSWORDS.items():
+        write_account(accounts, user, password, ROLES[user])  # type: ignore[arg-type]
+    write_account(accounts, "proxyonly", None, "manager")
+    return config, accounts
+
+
+@pytest.fixture(scope="session")
+def pseudonyms(demo: tuple[Config, Path]) -> set[str]:
+    """Every pseudonym of the lake: none may appear in any response."""
+    rows = connect(demo[0].lake_path).sql(
+        "SELECT DISTINCT user_pseudo FROM events WHERE user_pseudo IS NOT NULL").fetchall()
+    assert len(rows) > 100
+    return {r[0] for r in rows}
+
+
+@pytest.fixture(scope="session")
+def app(demo: tuple[Config, Path]) -> FastAPI:
+    config, accounts = demo
+    return create_app(config, accounts=accounts, trusted_proxies=["10.9.0.0/24"],
+                      today=lambda: END)
+
+
+@pytest.fixture
+def anonymous(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, follow_redirects=False) as client:
+        yield client
+
+
+def login(client: TestClient, user: str) -> TestClient:
+    response = client.post("/login", data={"user": user, "password": PASSWORDS[user],
+                                           "next": "/dashboards/overview"})
+    assert response.status_code == 303, response.text
+    assert response.headers["location"] == "/dashboards/overview"
+    return client
+
+
+@pytest.fixture
+def admin(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, follow_redirects=False) as client:
+        yield login(client, "alice")
+
+
+@pytest.fixture
+def viewer(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, follow_redirects=False) as client:
+        yield login(client, "victor")
