@@ -82,6 +82,9 @@ def print_summary(config: Config, report: RunReport) -> None:
     con = connect(config.lake_path)
     if report.people is not None:
         console.print(f"Directory snapshot: [bold]{_n(report.people)}[/] people")
+    if report.directory_error is not None:
+        console.print(f"[bold yellow]warning:[/] directory not read ({report.directory_error}); "
+                      "events were enriched with the latest snapshot in the lake")
     per_service = con.sql(
         "SELECT service, count(*) AS events, count(DISTINCT user_pseudo) AS users "
         "FROM events GROUP BY service ORDER BY events DESC"
@@ -141,7 +144,7 @@ def ingest_command(
         on = date.fromisoformat(snapshot_date) if snapshot_date else None
         report = run_ingest(cfg, snapshot_date=on, sources=source)
         print_summary(cfg, report)
-        if any(f.error for f in report.files):
+        if any(f.error for f in report.files) or report.directory_error:
             raise typer.Exit(1)
 
     _run(action)

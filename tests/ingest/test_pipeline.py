@@ -267,3 +267,15 @@ def test_ingest_pipeline_retention_drops_old_months_only(tmp_path: Path) -> None
     run(config)  # older than a year: every 2015 partition goes
     assert not list((tmp_path / "lake/events").glob("service=*/month=2015-09"))
     assert run(config).rows == 0  # and the files are not read again
+
+
+def test_ingest_pipeline_unreachable_directory_keeps_the_last_snapshot(tmp_path: Path) -> None:
+    config = setup(tmp_path)
+    run(config, on=date(2015, 9, 1))  # a first snapshot, from the real LDIF
+    write_config(tmp_path, CONFIG.format(ldif=tmp_path / "gone.ldif"))
+    shutil.copy(CAS, tmp_path / "logs/cas.log")
+    report = run(config, on=date(2015, 9, 26))
+    assert report.directory_error is not None and "gone.ldif" in report.directory_error
+    assert report.rows == 10_000  # the logs were ingested all the same
+    assert dict(events(config, "SELECT population, count(DISTINCT user_pseudo) FROM events "
+                               "GROUP BY 1")) == {"student": 20, "faculty": 20, "employee": 20}

@@ -88,7 +88,13 @@ def ingest(
             tz = config.vigie.timezone
             if config.directory is not None:
                 today = snapshot_date or datetime.now(ZoneInfo(tz)).date()
-                report.people = snapshot_directory(config, lake, con, pseudonymizer, on=today)
+                try:
+                    report.people = snapshot_directory(config, lake, con, pseudonymizer,
+                                                       on=today)
+                except SourceError as exc:
+                    # The directory being unreachable must not stop the logs: events are
+                    # enriched with the latest snapshot already in the lake, and it is said.
+                    report.directory_error = str(exc)
             load_people(lake, con)
             for failed, error in ingest_traces(config, lake, con, pseudonymizer,
                                                chunk_bytes=config.vigie.chunk_mb << 20):

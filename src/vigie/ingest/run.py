@@ -45,6 +45,7 @@ class RunReport:
 
     files: list[FileReport] = field(default_factory=list)
     people: int | None = None
+    directory_error: str | None = None
 
     @property
     def rows(self) -> int:
