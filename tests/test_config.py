@@ -65,3 +65,8 @@ def test_config_bad_cidr_and_unknown_format_are_reported_by_ingest(tmp_path: Pat
     assert result.exit_code == 2
     assert "unknown format 'cas_servicestat'" in result.output
     assert "cas_servicestats" in result.output  # the names that exist are listed
+
+
+def test_config_unknown_time_zone_is_named(tmp_path: Path) -> None:
+    message = error_of(tmp_path, 'timezone = "Europe/Pari"\n' + SOURCE)
+    assert "vigie.timezone: unknown time zone 'Europe/Pari'" in message

@@ -11,6 +11,7 @@ import os
 import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -147,6 +148,18 @@ class VigieConfig(_Strict):
     secret_env: str = "VIGIE_SECRET"
     chunk_mb: int = Field(default=64, gt=0, le=1024)
     retention_months: int | None = Field(default=None, gt=0)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name such as 'Europe/Paris' or "
+                "'America/Cayenne'"
+            ) from None
+        return value
 
 
 class Config(_Strict):
