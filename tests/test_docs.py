@@ -35,3 +35,16 @@ def test_docs_every_command_has_help_with_an_example() -> None:
         assert result.exit_code == 0, result.output
         assert "Example" in result.output, f"`vigie {name} --help` shows no example"
         assert f"vigie {name}" in readme, f"`vigie {name}` is not in the README"
+
+
+def test_docs_readme_configuration_example_is_valid(tmp_path: Path) -> None:
+    """The commented example of the README is a configuration vigie accepts as is."""
+    from vigie.config import load_config
+
+    readme = (DOCS.parent / "README.md").read_text(encoding="utf-8")
+    example = readme.split("A commented example:\n\n```toml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "vigie.toml"
+    path.write_text(example, encoding="utf-8")
+    config = load_config(path)
+    assert [s.name for s in config.sources] == ["cas", "helpdesk", "moodle-db"]
+    assert config.formats[0].name == "adeweb"
