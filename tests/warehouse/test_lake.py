@@ -52,6 +52,7 @@ def test_warehouse_lake_crash_after_commit_point_is_replayed(
         tx.files.append(state(100))
     assert not (tmp_path / "lake/events").exists()
     monkeypatch.undo()
+    lake.close()  # the process died: its lock is gone
     reopened = Lake(tmp_path / "lake")
     assert (tmp_path / "lake/events/service=x/part-1.parquet").exists()
     assert reopened.known_files("src") == [state(100)]
@@ -62,6 +63,7 @@ def test_warehouse_lake_uncommitted_staging_is_discarded_on_open(tmp_path: Path)
     lake = Lake(tmp_path / "lake")
     orphan = lake.meta / "staging" / "0001-dead"
     staged_file(orphan / "events", "part-1.parquet")
+    lake.close()
     Lake(tmp_path / "lake")
     assert not orphan.exists()
     assert not (tmp_path / "lake/events").exists()
@@ -74,3 +76,17 @@ def test_warehouse_lake_drop_removes_partition(tmp_path: Path) -> None:
     with lake.transaction() as tx:
         tx.drop("events/service=x")
     assert not (tmp_path / "lake/events/service=x").exists()
+
+
+def test_warehouse_lake_second_writer_is_refused_before_touching_staging(tmp_path: Path) -> None:
+    from vigie.errors import VigieError
+
+    first = Lake(tmp_path / "lake")
+    tx = first.begin()
+    staged_file(tx.area("events"), "part-1.parquet")
+    with pytest.raises(VigieError, match="another vigie process is writing"):
+        Lake(tmp_path / "lake")
+    assert (tx.staging / "events/service=x/part-1.parquet").exists()  # not discarded
+    first.commit(tx)
+    first.close()
+    Lake(tmp_path / "lake").close()  # free again once the first writer is done

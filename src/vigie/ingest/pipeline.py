@@ -8,11 +8,9 @@ cannot be read is reported and skipped; the others go on.
 
 from __future__ import annotations
 
-import fcntl
 import os
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -35,19 +33,6 @@ from vigie.sources.spec import available_formats, resolve
 from vigie.warehouse.lake import Lake
 
 __all__ = ["FileReport", "RunReport", "ingest"]
-
-
-@contextmanager
-def _exclusive(lake: Lake) -> Iterator[None]:
-    """One ingestion at a time per lake (cron runs may overlap)."""
-    with (lake.meta / "ingest.lock").open("w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise VigieError(
-                f"another `vigie ingest` is running on {lake.root}; wait for it to finish"
-            ) from None
-        yield
 
 
 def _apply_retention(config: Config, lake: Lake) -> None:
@@ -79,7 +64,7 @@ def ingest(
     lake = Lake(config.lake_path)
     report = RunReport()
     try:
-        with _exclusive(lake), ExitStack() as stack:
+        with ExitStack() as stack:
             formats = available_formats(config.formats)
             con = duckdb.connect()
             # Chunks in flight share the cores: more threads per query only add contention.

@@ -18,6 +18,7 @@ transaction or nothing, and replaying is idempotent.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -29,6 +30,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from vigie.errors import VigieError
 
 __all__ = ["FileState", "Lake", "Transaction"]
 
@@ -91,19 +94,34 @@ class Transaction:
 
 
 class Lake:
-    """A lake folder: its tables' paths, its catalogue and its transactions."""
+    """A lake folder opened for writing: its tables, catalogue and transactions.
+
+    One writer at a time (an ingestion, an export): the lock is taken before anything else,
+    because opening replays or discards unfinished transactions, which must never touch the
+    staging files of a writer still at work. Readers (`vigie query`) need no lock.
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self.meta = root / "_vigie"
         for folder in (self.meta / "staging", self.meta / "journal"):
             folder.mkdir(parents=True, exist_ok=True)
+        self._lock = (self.meta / "writer.lock").open("w")
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock.close()
+            raise VigieError(
+                f"another vigie process is writing to the lake {root} (an ingestion or an "
+                "export); wait for it to finish"
+            ) from None
         self._db = sqlite3.connect(self.meta / "catalogue.sqlite", isolation_level=None)
         self._db.executescript(_SCHEMA)
         self.recover()
 
     def close(self) -> None:
         self._db.close()
+        self._lock.close()  # releases the lock
 
     def table(self, name: str) -> Path:
         return self.root / name
