@@ -22,7 +22,7 @@ from vigie.config import Config, load_config
 from vigie.errors import VigieError
 from vigie.ingest.pipeline import RunReport, ingest
 from vigie.lrs.cli import lrs_app
-from vigie.privacy.pseudonym import create_secret, load_secret
+from vigie.privacy.pseudonym import create_secret, secret_of
 from vigie.sources.spec import available_formats
 from vigie.warehouse.query import connect
 from vigie.web.cli import serve, web_app
@@ -53,15 +53,10 @@ def _run(action: Callable[[], Any]) -> Any:
         raise typer.Exit(2) from None
 
 
-def _secret(config: Config) -> bytes:
-    file = config.path(config.vigie.secret_file) if config.vigie.secret_file else None
-    return load_secret(file=file, env=config.vigie.secret_env, lake=config.lake_path)
-
-
 def run_ingest(config: Config, *, snapshot_date: date | None = None,
                sources: list[str] | None = None) -> RunReport:
     """Ingests with a Rich progress bar (bytes read across all files)."""
-    secret = _secret(config)
+    secret = secret_of(config)
     with Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(),
         TimeElapsedColumn(), console=console, transient=False,

@@ -60,6 +60,32 @@ def serve(
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
+@lrs_app.command("export")
+def export(
+    root: RootOption = Path("lrs"),
+    config: Annotated[Path, typer.Option("--config", "-c",
+                                         help="The vigie configuration (lake and secret).")
+                      ] = Path("vigie.toml"),
+) -> None:
+    """Copies new statements into the analytics lake, actors pseudonymized (run from cron).
+
+    Example:  [bold]vigie lrs export --root /srv/vigie/lrs -c /etc/vigie/vigie.toml[/]
+    """
+    from vigie.config import load_config
+    from vigie.errors import VigieError
+    from vigie.lrs.export import export_statements
+    from vigie.privacy.pseudonym import secret_of
+
+    try:
+        cfg = load_config(config)
+        report = export_statements(cfg, root, secret=secret_of(cfg))
+    except VigieError as exc:
+        Console(stderr=True).print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    for tenant, count in report.tenants.items():
+        console.print(f"{tenant}: {count} new statements in the lake")
+
+
 @tenant_app.command("add")
 def tenant_add(
     name: Annotated[str, typer.Argument(help="Tenant name, e.g. univ-demo.")],

@@ -14,12 +14,16 @@ import os
 import secrets
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
 from vigie.errors import SecretError
 
-__all__ = ["Pseudonymizer", "create_secret", "load_secret"]
+if TYPE_CHECKING:
+    from vigie.config import Config
+
+__all__ = ["Pseudonymizer", "create_secret", "load_secret", "secret_of"]
 
 #: Hex characters kept from the HMAC: 128 bits, collision-free at any university's scale.
 PSEUDONYM_LENGTH = 32
@@ -66,6 +70,12 @@ def load_secret(*, file: Path | None, env: str, lake: Path) -> bytes:
     if len(value.encode()) < _MIN_SECRET_BYTES:
         raise SecretError(f"the secret is too short: use at least {_MIN_SECRET_BYTES} characters")
     return value.encode()
+
+
+def secret_of(config: Config) -> bytes:
+    """The secret a configuration designates (`[vigie] secret_env`, else `secret_file`)."""
+    file = config.path(config.vigie.secret_file) if config.vigie.secret_file else None
+    return load_secret(file=file, env=config.vigie.secret_env, lake=config.lake_path)
 
 
 class Pseudonymizer:

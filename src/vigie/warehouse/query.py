@@ -76,6 +76,12 @@ def connect(lake: Path, *, threads: int | None = None) -> duckdb.DuckDBPyConnect
         con.execute("CREATE VIEW population_daily AS "
                     + population_daily_sql("unnest(generate_series(first_day, last_day, "
                                            "INTERVAL 1 DAY))::DATE"))
+    statements = lake / "statements"
+    if _has_parquet(statements):
+        con.execute(
+            f"CREATE VIEW statements AS SELECT * FROM read_parquet('{statements}/*/*/*.parquet', "
+            f"{_HIVE}, hive_types = {{'tenant': VARCHAR, 'month': VARCHAR}})"
+        )
     quarantine = lake / "quarantine"
     if _has_parquet(quarantine):
         con.execute(
