@@ -26,6 +26,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, MutableHeaders
 
 from vigie.lrs.auth import Authenticator, Unauthorized
+from vigie.lrs.documents import DocumentStore, SQLiteDocumentStore
+from vigie.lrs.documents_api import document_router
 from vigie.lrs.errors import BadRequest, Forbidden, LrsError, PayloadTooLarge, describe
 from vigie.lrs.formats import agent_key, canonical_format, ids_format, utc_timestamp
 from vigie.lrs.models import IRI, UUID, Actor, Timestamp
@@ -191,6 +193,7 @@ def create_app(
     *,
     registry: TenantRegistry | None = None,
     store: StatementStore | None = None,
+    documents: DocumentStore | None = None,
     max_body_bytes: int = 10 * 1024 * 1024,
     max_limit: int = 500,
 ) -> FastAPI:
@@ -203,10 +206,12 @@ def create_app(
     root = Path(root)
     registry = registry or TenantRegistry(root)
     store = store or SQLiteStatementStore(root / "statements", max_limit=max_limit)
+    documents = documents or SQLiteDocumentStore(root / "statements")
     authenticator = Authenticator(registry)
     app = FastAPI(title="vigie LRS", version=XAPI_VERSION, openapi_url=None, docs_url=None)
     app.state.store = store
     app.state.registry = registry
+    app.state.documents = documents
 
     @app.exception_handler(LrsError)
     async def _lrs_error(request: Request, exc: LrsError) -> JSONResponse:
@@ -352,5 +357,14 @@ def create_app(
         more = f"{base}/xAPI/statements?more={token}" if token else ""
         return {"statements": statements, "more": more}
 
+    async def read_body(request: Request) -> bytes:
+        return await _read_body(request, max_body_bytes)
+
+    app.include_router(
+        document_router(
+            credential_of=credential_of, read_body=read_body, documents=documents,
+            statements=store,
+        )
+    )
     app.add_middleware(_XapiVersion)
     return app
