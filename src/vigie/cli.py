@@ -26,6 +26,7 @@ from vigie.privacy.pseudonym import create_secret, secret_of
 from vigie.sources.spec import available_formats
 from vigie.warehouse.query import connect
 from vigie.web.cli import serve, web_app
+from vigie.web.report import report
 
 __all__ = ["app"]
 
@@ -36,6 +37,7 @@ app = typer.Typer(
 )
 app.add_typer(lrs_app, name="lrs")
 app.command("serve")(serve)
+app.command("report")(report)
 app.add_typer(web_app, name="web")
 console = Console()
 err = Console(stderr=True)
