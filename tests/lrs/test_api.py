@@ -318,7 +318,7 @@ def test_formats(client: TestClient, writer: dict[str, str]) -> None:
     post(client, writer, s.quiz_answer())
     ids = query(client, writer, format="ids")["statements"][0]
     assert ids["verb"] == {"id": "http://adlnet.gov/expapi/verbs/answered"}
-    assert ids["object"] == {"objectType": "Activity", "id": f"{s.MOODLE}/mod/quiz/q/7"}
+    assert ids["object"] == {"id": f"{s.MOODLE}/mod/quiz/q/7"}  # ids: the id only
     assert ids["context"]["team"]["member"][0] == {"account": s.learner(2)["account"]}
     response = client.get(
         URL, params={"format": "canonical"}, headers={**writer, "Accept-Language": "en;q=0.9, de"}
@@ -404,3 +404,48 @@ def test_acknowledged_statement_survives_a_new_app(
 
 def test_request_without_version_header_but_valid_about(client: TestClient) -> None:
     assert client.get("/xAPI/about", headers=VERSION).status_code == 200
+
+
+def test_statements_get_errors_carry_the_consistency_header(
+    client: TestClient, writer: dict[str, str]
+) -> None:
+    """Communication 2.1.3: the header is on every statements GET answer, errors included."""
+    bad = client.get("/xAPI/statements", params={"LIMIT": "1"}, headers=writer)
+    missing = client.get("/xAPI/statements",
+                         params={"statementId": "e0d2ed72-8c4a-4c6b-9d8e-3d9c1b6b6f11"},
+                         headers=writer)
+    assert (bad.status_code, missing.status_code) == (400, 404)
+    for response in (bad, missing):
+        assert "X-Experience-API-Consistent-Through" in response.headers
+
+
+def test_statement_without_timestamp_gets_stored_and_version_10_is_accepted(
+    client: TestClient, writer: dict[str, str]
+) -> None:
+    statement = {"actor": {"mbox": "mailto:a@example.org"}, "version": "1.0",
+                 "verb": {"id": "http://adlnet.gov/expapi/verbs/experienced"},
+                 "object": {"id": "http://example.org/activity/1"}}
+    posted = client.post("/xAPI/statements", json=statement, headers=writer)
+    assert posted.status_code == 200, posted.text
+    got = client.get("/xAPI/statements", params={"statementId": posted.json()[0]},
+                     headers=writer).json()
+    assert got["timestamp"] == got["stored"]
+
+
+def test_authority_group_must_be_anonymous_with_two_members(
+    client: TestClient, writer: dict[str, str]
+) -> None:
+    def with_authority(authority: dict) -> int:
+        statement = {"actor": {"mbox": "mailto:a@example.org"},
+                     "verb": {"id": "http://adlnet.gov/expapi/verbs/experienced"},
+                     "object": {"id": "http://example.org/activity/1"}, "authority": authority}
+        return client.post("/xAPI/statements", json=statement, headers=writer).status_code
+
+    member = {"mbox": "mailto:app@example.org"}
+    other = {"account": {"homePage": "https://lms.example.org", "name": "u1"}}
+    assert with_authority({"objectType": "Group", "member": [member, other]}) == 200
+    assert with_authority({"objectType": "Group", "member": [member]}) == 400
+    assert with_authority({"objectType": "Group", "member": [member, other, member]}) == 400
+    assert with_authority({"objectType": "Group", "mbox": "mailto:g@example.org",
+                           "member": [member, other]}) == 400
+    assert with_authority(member) == 200

@@ -259,7 +259,7 @@ INVALID: list[tuple[str, dict[str, Any], str]] = [
         "timestamp: is not an existing date",
     ),
     ("id not UUID", mutate("id", "AA97B177-9383-4934-8543-0F91A7A028368"), "id: must be a UUID"),
-    ("version 1.1", mutate("version", "1.1.0"), "version: must start with '1.0.'"),
+    ("version 1.1", mutate("version", "1.1.0"), "version: must be 1.0 or 1.0.x"),
     (
         "voiding without StatementRef",
         mutate("verb", {"id": "http://adlnet.gov/expapi/verbs/voided"}),

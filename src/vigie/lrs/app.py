@@ -59,7 +59,12 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 class _XapiVersion:
     """Pure ASGI layer: every response carries `X-Experience-API-Version`, and requests to
-    xAPI resources other than /about must declare a 1.0.x version (Communication 3.3)."""
+    xAPI resources other than /about must declare a 1.0.x version (Communication 3.3).
+
+    Every answer to a statements GET, errors included, also carries
+    `X-Experience-API-Consistent-Through` (Communication 2.1.3: "regardless of the code
+    returned"); clients poll on it.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -69,9 +74,15 @@ class _XapiVersion:
             await self.app(scope, receive, send)
             return
 
+        statements_get = (scope["path"].rstrip("/") == "/xAPI/statements"
+                          and scope["method"] in ("GET", "HEAD"))
+
         async def send_versioned(message: Message) -> None:
             if message["type"] == "http.response.start":
-                MutableHeaders(scope=message)["X-Experience-API-Version"] = XAPI_VERSION
+                headers = MutableHeaders(scope=message)
+                headers["X-Experience-API-Version"] = XAPI_VERSION
+                if statements_get and "x-experience-api-consistent-through" not in headers:
+                    headers["X-Experience-API-Consistent-Through"] = _now_iso()
             await send(message)
 
         path: str = scope["path"]

@@ -63,7 +63,7 @@ PATTERN_MESSAGES: dict[str, str] = {
     models.SHA1_PATTERN: "must be a SHA-1 hash (40 hexadecimal characters)",
     models.SHA2_PATTERN: "must be a SHA-2 hash (56, 64, 96 or 128 hexadecimal characters)",
     models.UUID_PATTERN: "must be a UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)",
-    models.VERSION_PATTERN: "must start with '1.0.' (e.g. 1.0.0)",
+    models.VERSION_PATTERN: "must be 1.0 or 1.0.x (e.g. 1.0.3)",
     models.MEDIA_TYPE_PATTERN: "must be an Internet media type (e.g. application/pdf)",
     models.LANGUAGE_TAG_PATTERN: "must be an RFC 5646 language tag (e.g. fr-FR)",
     models.TIMESTAMP_PATTERN: (

@@ -52,7 +52,7 @@ def _ids_agent(agent: dict[str, Any]) -> dict[str, Any]:
 
 
 def _ids_activity(activity: dict[str, Any]) -> dict[str, Any]:
-    return {"objectType": "Activity", "id": activity["id"]}
+    return {"id": activity["id"]}
 
 
 def _ids_object(obj: dict[str, Any]) -> dict[str, Any]:

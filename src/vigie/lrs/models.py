@@ -61,7 +61,7 @@ MAILTO_PATTERN = r"^mailto:[^@\s]+@[^@\s]+$"
 SHA1_PATTERN = r"^[0-9a-fA-F]{40}$"
 SHA2_PATTERN = r"^(?:[0-9a-fA-F]{56}|[0-9a-fA-F]{64}|[0-9a-fA-F]{96}|[0-9a-fA-F]{128})$"
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-VERSION_PATTERN = r"^1\.0\.[0-9]+$"
+VERSION_PATTERN = r"^1\.0(\.[0-9]+)?$"
 MEDIA_TYPE_PATTERN = r"^[A-Za-z0-9!#$&^_.+\-]+/[A-Za-z0-9!#$&^_.+\-]+(?:\s*;.*)?$"
 # RFC 5646: language[-extlang]|4-8 alpha, script, region, variants, extensions, private use;
 # plus the private-use-only and `i-` grandfathered forms.
@@ -392,6 +392,20 @@ Object = Annotated[
 ]
 
 
+def _check_authority(authority: Agent | Group | MISSING) -> None:
+    """Data 2.4.9: an authority is an Agent, or an anonymous Group of exactly two Agents (the
+    application and the user of a three-legged OAuth)."""
+    if not isinstance(authority, Group):
+        return
+    if any(getattr(authority, key) is not MISSING for key in _IFIS):
+        raise ValueError("authority: a Group authority must be anonymous (no identifier)")
+    members = [] if authority.member is MISSING else authority.member
+    if len(members) != 2:
+        raise ValueError(
+            f"authority: a Group authority must have exactly two members, not {len(members)}"
+        )
+
+
 class Statement(_Strict):
     id: UUID | MISSING = MISSING
     actor: Actor
@@ -408,6 +422,7 @@ class Statement(_Strict):
     @model_validator(mode="after")
     def _rules(self) -> Statement:
         _check_context(self.context, self.object)
+        _check_authority(self.authority)
         if self.verb.id == VOIDED and not isinstance(self.object, StatementRef):
             raise ValueError("a voiding statement (verb voided) must have a StatementRef object")
         return self

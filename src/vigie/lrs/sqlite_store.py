@@ -263,6 +263,7 @@ class SQLiteStatementStore:
         stored = database.next_stored()
         body = {**statement, "id": statement_id, "stored": stored}
         body.setdefault("version", "1.0.0")
+        body.setdefault("timestamp", stored)  # Data 2.4.7: "set to the value of stored"
         obj = statement["object"]
         ref = obj["id"].lower() if obj.get("objectType") == "StatementRef" else None
         authority = agent_key(statement["authority"]) if "authority" in statement else None
