@@ -47,6 +47,11 @@ def message(response: Any) -> str:
 # -- State: PUT, GET, POST merge, DELETE -------------------------------------------------------
 
 
+def creating(headers: dict[str, str]) -> dict[str, str]:
+    """Headers of a PUT that creates a profile (a profile PUT needs a precondition)."""
+    return {**headers, "If-None-Match": "*"}
+
+
 def test_state_put_then_get_keeps_content_type_and_sets_etag(
     client: TestClient, writer: dict[str, str]
 ) -> None:
@@ -279,9 +284,12 @@ def test_if_match_and_if_none_match(
 def test_profile_put_over_existing_without_headers_is_409(
     client: TestClient, writer: dict[str, str], url: str, params: dict[str, str]
 ) -> None:
-    assert client.put(url, params=params, json={"v": 1}, headers=writer).status_code == 204
+    created = client.put(url, params=params, json={"v": 1}, headers=creating(writer))
+    assert created.status_code == 204
     conflict = client.put(url, params=params, json={"v": 2}, headers=writer)
     assert conflict.status_code == 409
+    new = client.put(url, params={**params, "profileId": "new"}, json={}, headers=writer)
+    assert new.status_code == 400 and "If-None-Match: *" in message(new)
     assert "If-Match" in message(conflict)
     assert client.get(url, params=params, headers=writer).json() == {"v": 1}
     # POST without headers is allowed (SHOULD only) and merges
@@ -308,16 +316,18 @@ def test_activity_profile_ids_since_and_delete(
     client: TestClient, writer: dict[str, str]
 ) -> None:
     params = {"activityId": ACTIVITY}
-    client.put(ACTIVITY_PROFILE, params={**params, "profileId": "one"}, json={}, headers=writer)
+    client.put(ACTIVITY_PROFILE, params={**params, "profileId": "one"}, json={},
+               headers=creating(writer))
     time.sleep(0.01)
     middle = datetime.now(UTC).isoformat()
     time.sleep(0.01)
     client.put(
         ACTIVITY_PROFILE, params={**params, "profileId": "two"},
-        content=b"<xml/>", headers={**writer, "Content-Type": "application/xml"},
+        content=b"<xml/>",
+        headers={**writer, "Content-Type": "application/xml", "If-None-Match": "*"},
     )
     other = {"activityId": f"{ACTIVITY}&x=1", "profileId": "else"}
-    client.put(ACTIVITY_PROFILE, params=other, json={}, headers=writer)
+    client.put(ACTIVITY_PROFILE, params=other, json={}, headers=creating(writer))
     assert client.get(ACTIVITY_PROFILE, params=params, headers=writer).json() == ["one", "two"]
     recent = client.get(ACTIVITY_PROFILE, params={**params, "since": middle}, headers=writer)
     assert recent.json() == ["two"]
@@ -334,9 +344,9 @@ def test_activity_profile_ids_since_and_delete(
 
 def test_agent_profile_ids_are_per_agent(client: TestClient, writer: dict[str, str]) -> None:
     client.put(AGENT_PROFILE, params={"agent": AGENT, "profileId": "prefs"}, json={},
-               headers=writer)
+               headers=creating(writer))
     client.put(AGENT_PROFILE, params={"agent": OTHER_AGENT, "profileId": "cv"}, json={},
-               headers=writer)
+               headers=creating(writer))
     assert client.get(AGENT_PROFILE, params={"agent": AGENT}, headers=writer).json() == ["prefs"]
     other = client.get(AGENT_PROFILE, params={"agent": OTHER_AGENT}, headers=writer)
     assert other.json() == ["cv"]
@@ -374,7 +384,8 @@ def test_agent_profile_ids_are_per_agent(client: TestClient, writer: dict[str, s
         ("PUT", ACTIVITY_PROFILE, {"activityId": ACTIVITY}, "profileId: required"),
         ("GET", AGENT_PROFILE, {"profileId": "p"}, "agent: required"),
         ("GET", AGENT_PROFILE, {"agent": AGENT, "activityId": ACTIVITY}, "activityId: not a"),
-        ("GET", AGENT_PROFILE, {"agent": AGENT, "method": "PUT"}, "the alternate request"),
+        ("GET", AGENT_PROFILE, {"agent": AGENT, "method": "PUT"},
+         "method: the alternate request syntax is a POST"),
         ("GET", "/xAPI/activities", {}, "activityId: required"),
         ("GET", "/xAPI/activities", {"activityId": "nope"}, "activityId: must be an IRI"),
         ("GET", "/xAPI/agents", {}, "agent: required"),
@@ -471,7 +482,7 @@ def test_scopes(client: TestClient, registry: TenantRegistry) -> None:
     assert client.put(ACTIVITY_PROFILE, params=profile, json={},
                       headers=state_only).status_code == 403
     assert client.put(ACTIVITY_PROFILE, params=profile, json={},
-                      headers=profile_only).status_code == 204
+                      headers=creating(profile_only)).status_code == 204
     assert client.put(STATE, params=state(), json={}, headers=profile_only).status_code == 403
     # all/read reads documents but does not write them
     assert client.get(STATE, params=state(), headers=reader).status_code == 200

@@ -135,15 +135,17 @@ def _check(conditions: Preconditions, current: Document | None) -> None:
             f"If-None-Match: {conditions.if_none_match} matches the stored document "
             f"(ETag {current.etag}); it was not modified"
         )
-    if (
-        conditions.required
-        and current is not None
-        and conditions.if_match is None
-        and conditions.if_none_match is None
-    ):
-        raise Conflict(
-            "the document already exists: check its current state (GET it), then send the "
-            f"PUT again with If-Match: {current.etag} to replace it"
+    if conditions.required and conditions.if_match is None and conditions.if_none_match is None:
+        if current is not None:
+            raise Conflict(
+                "the document already exists: check its current state (GET it), then send the "
+                f"PUT again with If-Match: {current.etag} to replace it"
+            )
+        # A profile is written with a precondition even when new (what the ADL suite checks):
+        # a client that sends none cannot know it is not overwriting someone else's document.
+        raise BadRequest(
+            "If-None-Match: a PUT of a profile needs If-None-Match: * to create it, or If-Match "
+            "with the ETag of the document it replaces"
         )
 
 
