@@ -25,12 +25,24 @@ from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, MutableHeaders
 
+from vigie.lrs.alternate import AlternateRequestSyntax
+from vigie.lrs.attachments import (
+    AttachmentStore,
+    Part,
+    attachment_hashes,
+    declared_attachments,
+    match_parts,
+    media_type,
+    multipart_response,
+    parse_multipart,
+)
 from vigie.lrs.auth import Authenticator, Unauthorized
 from vigie.lrs.documents import DocumentStore, SQLiteDocumentStore
 from vigie.lrs.documents_api import document_router
 from vigie.lrs.errors import BadRequest, Forbidden, LrsError, PayloadTooLarge, describe
 from vigie.lrs.formats import agent_key, canonical_format, ids_format, utc_timestamp
 from vigie.lrs.models import IRI, UUID, Actor, Timestamp
+from vigie.lrs.signatures import check_signatures
 from vigie.lrs.sqlite_store import SQLiteStatementStore
 from vigie.lrs.store import Format, StatementQuery, StatementStore
 from vigie.lrs.tenants import Credential, TenantRegistry
@@ -249,29 +261,49 @@ def create_app(
         return credential
 
     async def statements_from(request: Request, credential: Credential) -> tuple[
-        list[dict[str, Any]], bool
+        list[dict[str, Any]], bool, dict[str, bytes]
     ]:
-        content_type = request.headers.get("content-type", "application/json").lower()
-        if "method" in request.query_params or content_type.startswith(
+        """The validated statements of a PUT/POST, whether they came as an array, and the
+        attachment data sent with them (sha2 → content; empty for application/json)."""
+        content_type = request.headers.get("content-type", "application/json")
+        lowered = content_type.lower()
+        if "method" in request.query_params or lowered.startswith(
             "application/x-www-form-urlencoded"
         ):
             raise BadRequest("the alternate request syntax (method=…) is not supported yet")
-        if content_type.startswith("multipart/"):
-            raise BadRequest("multipart/mixed requests (attachment data) are not supported yet")
-        if not content_type.startswith("application/json"):
-            raise BadRequest(f"Content-Type: must be application/json, not {content_type!r}")
+        multipart = media_type(lowered) == "multipart/mixed"
+        if not multipart and not lowered.startswith("application/json"):
+            raise BadRequest(
+                f"Content-Type: must be application/json or multipart/mixed, not {lowered!r}"
+            )
         body = await _read_body(request, max_body_bytes)
+        parts: list[Part] = []
+        if multipart:
+            body, parts = parse_multipart(content_type, body)
         statements, is_array = parse_statement_body(body)
-        for n, statement in enumerate(statements):
-            for k, attachment in enumerate(statement.get("attachments", ())):
+        if multipart:
+            data = match_parts(statements, is_array, parts)
+        else:
+            data = {}
+            for where, attachment in declared_attachments(statements, is_array):
                 if "fileUrl" not in attachment:
-                    where = f"[{n}]." if is_array else ""
                     raise BadRequest(
-                        f"{where}attachments[{k}].fileUrl: required, since attachment data "
-                        "in multipart/mixed requests is not supported yet"
+                        f"{where}.fileUrl: required in an application/json request; send the "
+                        "attachment data as a part of a multipart/mixed request instead"
                     )
+        if data and not isinstance(store, AttachmentStore):
+            raise BadRequest("this LRS's statement store does not keep attachment data")
+        check_signatures(statements, is_array, data)
+        for statement in statements:
             statement["authority"] = credential.authority
-        return statements, is_array
+        return statements, is_array, data
+
+    def insert(
+        statements: list[dict[str, Any]], data: dict[str, bytes], tenant: str
+    ) -> list[str]:
+        if data and isinstance(store, AttachmentStore):
+            return store.insert_with_attachments(statements, data, tenant=tenant)
+        return store.insert(statements, tenant=tenant)
 
     @app.get("/xAPI/about")
     async def about() -> Response:
@@ -284,21 +316,21 @@ def create_app(
         if "statementId" not in params:
             raise BadRequest("statementId: required to PUT a statement (or POST it instead)")
         statement_id = _check(_UUID, "statementId", params["statementId"]).lower()
-        statements, is_array = await statements_from(request, credential)
+        statements, is_array, data = await statements_from(request, credential)
         if is_array:
             raise BadRequest("PUT takes one statement; POST an array instead")
         statement = statements[0]
         if "id" in statement and statement["id"].lower() != statement_id:
             raise BadRequest(f"id: {statement['id']} differs from statementId {statement_id}")
         statement["id"] = statement_id
-        await run_in_threadpool(lambda: store.insert(statements, tenant=credential.tenant))
+        await run_in_threadpool(insert, statements, data, credential.tenant)
         return Response(status_code=204)
 
     @app.post("/xAPI/statements")
     async def post_statements(request: Request) -> Response:
         credential = await credential_of(request, "statements/write")
-        statements, _ = await statements_from(request, credential)
-        ids = await run_in_threadpool(lambda: store.insert(statements, tenant=credential.tenant))
+        statements, _, data = await statements_from(request, credential)
+        ids = await run_in_threadpool(insert, statements, data, credential.tenant)
         return _json(ids)
 
     @app.api_route("/xAPI/statements", methods=["GET", "HEAD"])
@@ -311,17 +343,31 @@ def create_app(
             else agent_key(credential.authority)
         )
         params = dict(request.query_params)
-        if _boolean("attachments", params.get("attachments")):
-            raise BadRequest("attachments: returning attachment data is not supported yet")
+        with_attachments = _boolean("attachments", params.get("attachments"))
         headers = {"X-Experience-API-Consistent-Through": _now_iso()}
         if "statementId" in params or "voidedStatementId" in params:
             languages = _languages(request.headers.get("accept-language"))
             content, headers = await single(params, credential, mine, headers, languages)
+            returned = [content]
         else:
             content = await many(request, params, credential, mine)
+            returned = content["statements"]
+        if not with_attachments:
+            if request.method == "HEAD":
+                return Response(status_code=200, headers=headers, media_type="application/json")
+            return _json(content, headers=headers)
+        # Communication 2.1.3: with attachments=true, always the multipart response format
+        hashes = attachment_hashes(returned)
+        data: dict[str, bytes] = {}
+        if hashes and isinstance(store, AttachmentStore):
+            data = await run_in_threadpool(
+                lambda: store.attachment_data(hashes, tenant=credential.tenant)
+            )
+        document = json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode()
+        body, media = multipart_response(document, returned, data)
         if request.method == "HEAD":
-            return Response(status_code=200, headers=headers, media_type="application/json")
-        return _json(content, headers=headers)
+            return Response(status_code=200, headers={**headers, "Content-Type": media})
+        return Response(body, 200, {**headers, "Content-Type": media})
 
     async def single(
         params: dict[str, str], credential: Credential, mine: str | None,
@@ -378,4 +424,6 @@ def create_app(
         )
     )
     app.add_middleware(_XapiVersion)
+    # Outermost: a form request of the alternate syntax becomes the request it stands for.
+    app.add_middleware(AlternateRequestSyntax, max_body_bytes=max_body_bytes)
     return app

@@ -23,7 +23,7 @@ import json
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -61,6 +61,10 @@ CREATE TABLE IF NOT EXISTS keys (
     PRIMARY KEY (kind, value, broad, seq)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS keys_seq ON keys(seq);
+CREATE TABLE IF NOT EXISTS attachments (
+    sha2 TEXT PRIMARY KEY,
+    content BLOB NOT NULL
+) WITHOUT ROWID;
 """
 
 
@@ -190,6 +194,13 @@ class SQLiteStatementStore:
     # -- writing ---------------------------------------------------------------------------
 
     def insert(self, statements: list[dict[str, Any]], *, tenant: str) -> list[str]:
+        return self.insert_with_attachments(statements, {}, tenant=tenant)
+
+    def insert_with_attachments(
+        self, statements: list[dict[str, Any]], attachments: Mapping[str, bytes], *, tenant: str
+    ) -> list[str]:
+        """`insert`, plus attachment contents (lowercase sha2 → bytes) in the same transaction:
+        on disk before the ids are answered, one copy per sha2 in the tenant's own file."""
         database = self._database(tenant)
         ids = [str(s.get("id") or uuid.uuid4()).lower() for s in statements]
         if len(set(ids)) != len(ids):
@@ -214,7 +225,25 @@ class SQLiteStatementStore:
                 self._insert_one(db, database, statement_id, statement, digest)
                 new_ids.append(statement_id)
             self._mark_voided(db, new_ids, statements, ids)
+            db.executemany(
+                "INSERT OR IGNORE INTO attachments (sha2, content) VALUES (?, ?)",
+                [(sha2.lower(), content) for sha2, content in attachments.items()],
+            )
         return ids
+
+    def attachment_data(self, hashes: Iterable[str], *, tenant: str) -> dict[str, bytes]:
+        """The stored contents among `hashes` (lowercase sha2); absent ones are left out."""
+        db = self._database(tenant).reader()
+        wanted = list(dict.fromkeys(h.lower() for h in hashes))
+        found: dict[str, bytes] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = db.execute(
+                f"SELECT sha2, content FROM attachments WHERE sha2 IN ({marks})", chunk
+            ).fetchall()
+            found.update((sha2, bytes(content)) for sha2, content in rows)
+        return found
 
     @staticmethod
     @contextmanager
