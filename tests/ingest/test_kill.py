@@ -73,3 +73,6 @@ def test_ingest_kill_minus_nine_then_rerun_equals_clean_run(tmp_path: Path) -> N
     assert kills >= 1, "the run finished before any kill: make the input larger"
     subprocess.run(ingest_command(killed), check=True, env=env, capture_output=True)
     assert fingerprint_of(tmp_path / "killed/lake") == expected
+    # The daily table, written in the same transactions, sums to the same events.
+    daily = connect(tmp_path / "killed/lake").sql("SELECT sum(events) FROM daily").fetchall()
+    assert daily == [(expected[0],)]

@@ -43,7 +43,7 @@ def _apply_retention(config: Config, lake: Lake) -> None:
     index = today.year * 12 + today.month - 1 - months
     oldest = f"{index // 12:04d}-{index % 12 + 1:02d}"
     expired = [
-        p for p in lake.table("events").glob("service=*/month=*")
+        p for table in ("events", "daily") for p in lake.table(table).glob("service=*/month=*")
         if p.name.removeprefix("month=") < oldest
     ]
     if expired:

@@ -20,6 +20,7 @@ from vigie.ingest.enrich import Enricher
 from vigie.sources.compile import CompiledFormat, sql_str
 from vigie.sources.reader import LogFile
 from vigie.sources.spec import FormatSpec
+from vigie.warehouse.daily import daily_sql
 from vigie.warehouse.lake import FileState, Transaction
 
 __all__ = ["FileReport", "ProgressHook", "RunReport", "SourceRun", "known_state"]
@@ -87,35 +88,36 @@ class SourceRun:
 
     def _write_partitions(self, con: duckdb.DuckDBPyConnection, events: str,
                           tx: Transaction) -> None:
-        """Writes one Parquet file per (service, month) partition of the chunk.
+        """Writes the chunk's events and its daily rows, one file per (service, month).
 
-        A chunk touches few partitions; plain writes of each are about twice as fast as
-        DuckDB's partitioned COPY, which dominated the ingestion time. A chunk of a
-        single-service source within one month (the usual case) is written straight away.
+        Both go in the same transaction, so the daily table always equals the aggregation of
+        the events, even after a crash. A chunk touches few partitions; plain writes of each
+        are about twice as fast as DuckDB's partitioned COPY.
         """
+        con.execute(f"CREATE OR REPLACE TEMP TABLE enriched AS {events}")
         first, last = con.execute(
             "SELECT strftime(min(_local), '%Y-%m'), strftime(max(_local), '%Y-%m') "
             "FROM parsed WHERE _reason IS NULL"
         ).fetchall()[0]
         service = self.source.service if not self.source.routes else None
-        if service is not None and first == last:
-            folder = tx.area("events") / f"service={service}" / f"month={first}"
-            folder.mkdir(parents=True, exist_ok=True)
-            con.execute(
-                f"COPY (SELECT * EXCLUDE (service, month) FROM ({events})) TO "
-                f"'{folder}/part-{tx.id}.parquet' (FORMAT parquet, COMPRESSION zstd)"
-            )
-            return
-        con.execute(f"CREATE OR REPLACE TEMP TABLE enriched AS {events}")
-        partitions = con.execute("SELECT DISTINCT service, month FROM enriched").fetchall()
-        for service, month in partitions:
-            folder = tx.area("events") / f"service={service}" / f"month={month}"
-            folder.mkdir(parents=True, exist_ok=True)
-            con.execute(
-                "COPY (SELECT * EXCLUDE (service, month) FROM enriched WHERE service = "
-                f"{sql_str(service)} AND month = {sql_str(month)}) TO "
-                f"'{folder}/part-{tx.id}.parquet' (FORMAT parquet, COMPRESSION zstd)"
-            )
+        if service is not None and first == last:  # the usual case: no need to split
+            partitions = [(service, first, "enriched")]
+        else:
+            partitions = [
+                (s, m, f"(SELECT * FROM enriched WHERE service = {sql_str(s)} "
+                       f"AND month = {sql_str(m)})")
+                for s, m in con.execute(
+                    "SELECT DISTINCT service, month FROM enriched").fetchall()
+            ]
+        for service, month, rows in partitions:
+            for table, query in (("events", f"SELECT * EXCLUDE (service, month) FROM {rows}"),
+                                 ("daily", daily_sql(rows))):
+                folder = tx.area(table) / f"service={service}" / f"month={month}"
+                folder.mkdir(parents=True, exist_ok=True)
+                con.execute(
+                    f"COPY ({query}) TO '{folder}/part-{tx.id}.parquet' "
+                    "(FORMAT parquet, COMPRESSION zstd)"
+                )
 
     def process(self, lines: pa.Table, tx: Transaction, *, origin: str,
                 reference: datetime) -> tuple[int, int]:

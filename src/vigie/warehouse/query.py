@@ -11,6 +11,8 @@ from pathlib import Path
 
 import duckdb
 
+from vigie.warehouse.daily import daily_sql
+
 __all__ = ["connect", "population_daily_sql"]
 
 _HIVE = "hive_partitioning = true, union_by_name = true"
@@ -67,6 +69,14 @@ def connect(lake: Path, *, threads: int | None = None) -> duckdb.DuckDBPyConnect
             "NULL::VARCHAR AS service, NULL::VARCHAR AS user_pseudo, "
             "NULL::VARCHAR AS population WHERE false"
         )
+    daily = lake / "daily"
+    if _has_parquet(daily):
+        con.execute(
+            f"CREATE VIEW daily AS SELECT * FROM read_parquet('{daily}/*/*/*.parquet', {_HIVE}, "
+            "hive_types = {'service': VARCHAR, 'month': VARCHAR})"
+        )
+    elif _has_parquet(events):  # a lake from before the daily table: computed on the fly
+        con.execute("CREATE VIEW daily AS " + daily_sql("events", partition_keys=True))
     directory = lake / "directory"
     if _has_parquet(directory):
         con.execute(
