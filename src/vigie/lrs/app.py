@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException
 
 from vigie.lrs.alternate import AlternateRequestSyntax
 from vigie.lrs.attachments import (
@@ -52,6 +53,10 @@ __all__ = ["XAPI_VERSION", "create_app"]
 
 XAPI_VERSION = "1.0.3"
 _VERSION_HEADER = re.compile(r"^1\.0(?:\.[0-9]+)?$")
+_DIGITS = re.compile(r"^[0-9]+$")
+_MAX_INT = 2**63 - 1  # SQLite's INTEGER
+_TOKEN_TEXT = ("agent", "verb", "activity", "registration", "since", "until")
+_TOKEN_FLAGS = ("related_activities", "related_agents", "ascending")
 _SINGLE_PARAMS = {"statementId", "voidedStatementId", "format", "attachments"}
 _QUERY_PARAMS = {
     "agent", "verb", "activity", "registration", "related_activities", "related_agents",
@@ -170,8 +175,9 @@ def _parse_query(params: dict[str, str], languages: tuple[str, ...]) -> Statemen
         if agent is None:
             raise BadRequest("agent: an anonymous Group cannot be used as a filter")
     limit_text = params.get("limit", "0")
-    if not limit_text.isdigit():
+    if not _DIGITS.match(limit_text):  # not str.isdigit: "²" is a digit that int() refuses
         raise BadRequest(f"limit: must be a non-negative integer, not {limit_text!r}")
+    significant = limit_text.lstrip("0") or "0"  # int() refuses over 4,300 digits
     fmt = params.get("format", "exact")
     if fmt not in ("ids", "exact", "canonical"):
         raise BadRequest(f"format: must be ids, exact or canonical, not {fmt!r}")
@@ -189,11 +195,33 @@ def _parse_query(params: dict[str, str], languages: tuple[str, ...]) -> Statemen
         related_agents=_boolean("related_agents", params.get("related_agents")),
         since=utc_timestamp(_check(_TIMESTAMP, "since", since)) if since else None,
         until=utc_timestamp(_check(_TIMESTAMP, "until", until)) if until else None,
-        limit=int(limit_text),
+        limit=int(significant) if len(significant) <= 18 else 10**18,
         ascending=_boolean("ascending", params.get("ascending")),
         format=cast(Format, fmt),
         languages=languages,
     )
+
+
+def _continuation(token: str) -> StatementQuery:
+    """The query of a `more` token, its fields type-checked: a forged or damaged token that
+    decodes to the wrong types is a 400, not a failure of the store."""
+    query = StatementQuery.from_token(token)
+
+    def integer(value: Any) -> bool:
+        return type(value) is int and 0 <= value <= _MAX_INT
+
+    valid = (
+        all(getattr(query, name) is None or isinstance(getattr(query, name), str)
+            for name in _TOKEN_TEXT)
+        and all(type(getattr(query, name)) is bool for name in _TOKEN_FLAGS)
+        and integer(query.limit)
+        and all(value is None or integer(value) for value in (query.after, query.bound))
+        and query.format in ("ids", "exact", "canonical")
+        and all(isinstance(language, str) for language in query.languages)
+    )
+    if not valid:
+        raise BadRequest("more: not a continuation token issued by this LRS")
+    return query
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -235,6 +263,7 @@ def create_app(
     app.state.store = store
     app.state.registry = registry
     app.state.documents = documents
+    app.state.authenticator = authenticator
 
     @app.exception_handler(LrsError)
     async def _lrs_error(request: Request, exc: LrsError) -> JSONResponse:
@@ -242,7 +271,22 @@ def create_app(
 
     @app.exception_handler(Unauthorized)
     async def _unauthorized(request: Request, exc: Unauthorized) -> JSONResponse:
-        return _error(401, str(exc), {"WWW-Authenticate": 'Basic realm="vigie LRS"'})
+        return _error(401, str(exc), {"WWW-Authenticate": exc.challenge})
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        """Routing errors in the LRS's error format, not FastAPI's `{"detail": …}`."""
+        path = request.url.path
+        if exc.status_code == 404:
+            message = f"{path}: no such resource in this LRS"
+        elif exc.status_code == 405:
+            allowed = (exc.headers or {}).get("Allow", "")
+            message = f"{request.method} {path}: method not allowed" + (
+                f" (allowed: {allowed})" if allowed else ""
+            )
+        else:
+            message = str(exc.detail)
+        return _error(exc.status_code, message, dict(exc.headers or {}))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -403,7 +447,7 @@ def create_app(
         if "more" in params:
             if len(params) > 1:
                 raise BadRequest("more: use the more link as given, without other parameters")
-            query = StatementQuery.from_token(params["more"])
+            query = _continuation(params["more"])
         else:
             query = _parse_query(params, _languages(request.headers.get("accept-language")))
         query = replace(query, authority=mine)

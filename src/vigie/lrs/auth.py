@@ -1,4 +1,5 @@
-"""HTTP Basic authentication against the tenant registry, with a verified-secret cache.
+"""HTTP Basic authentication against the tenant registry, with a verified-secret cache, and
+OIDC bearer tokens (`Authorization: Bearer <JWT>`, checked by `vigie.lrs.oidc`).
 
 Why a cache: scrypt costs tens of milliseconds by design, and a Learning Record Provider
 sends the same Basic credentials on every request; verifying each time would make hashing
@@ -11,24 +12,34 @@ because the registry row is read on every request.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import secrets
 import threading
 
+from vigie.lrs.oidc import InvalidToken, JwksCache, OidcVerifier
 from vigie.lrs.tenants import Credential, TenantRegistry, verify_secret
 
-__all__ = ["Authenticator", "Unauthorized"]
+__all__ = ["BASIC_CHALLENGE", "Authenticator", "Unauthorized"]
+
+BASIC_CHALLENGE = 'Basic realm="vigie LRS"'
 
 
 class Unauthorized(Exception):
-    """Missing or wrong credentials (answered 401 with a Basic challenge)."""
+    """Missing or wrong credentials (answered 401 with `challenge` as `WWW-Authenticate`)."""
+
+    def __init__(self, message: str, *, challenge: str = BASIC_CHALLENGE) -> None:
+        super().__init__(message)
+        self.challenge = challenge
 
 
 class Authenticator:
-    def __init__(self, registry: TenantRegistry, *, cache_size: int = 10_000) -> None:
+    def __init__(
+        self, registry: TenantRegistry, *, cache_size: int = 10_000,
+        jwks: JwksCache | None = None,
+    ) -> None:
         self.registry = registry
+        self.oidc = OidcVerifier(registry, jwks)
         self._key = secrets.token_bytes(32)
         self._verified: dict[str, bytes] = {}
         self._lock = threading.Lock()
@@ -39,12 +50,21 @@ class Authenticator:
         return hmac.new(self._key, message, hashlib.sha256).digest()
 
     def authenticate(self, header: str | None) -> Credential:
-        """The credential of an `Authorization: Basic …` header, or `Unauthorized`."""
+        """The credential of an `Authorization: Basic …` or `Bearer …` header, or
+        `Unauthorized`."""
+        if header and header[:7].lower() == "bearer ":
+            try:
+                return self.oidc.authenticate(header[7:])
+            except InvalidToken as exc:
+                raise Unauthorized(f"invalid bearer token: {exc}",
+                                   challenge=exc.challenge) from None
         if not header or not header[:6].lower() == "basic ":
-            raise Unauthorized("send HTTP Basic credentials (Authorization: Basic …)")
+            raise Unauthorized(
+                "send HTTP Basic credentials or a bearer token (Authorization: Basic … or Bearer …)"
+            )
         try:
             decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:  # binascii.Error, UnicodeDecodeError, or a non-ASCII header
             raise Unauthorized("the Authorization header is not valid Basic credentials") from None
         key, sep, secret = decoded.partition(":")
         if not sep:

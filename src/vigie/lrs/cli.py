@@ -23,7 +23,10 @@ tenant_app = typer.Typer(help="Tenants: institutions or platforms with isolated 
 credentials_app = typer.Typer(help="Credentials (HTTP Basic) of a tenant, with their scopes.",
                               no_args_is_help=True)
 lrs_app.add_typer(tenant_app, name="tenant")
+oidc_app = typer.Typer(help="OIDC bearer tokens (JWT) a tenant accepts, checked with a JWKS.",
+                       no_args_is_help=True)
 lrs_app.add_typer(credentials_app, name="credentials")
+lrs_app.add_typer(oidc_app, name="oidc")
 console = Console()
 
 RootOption = Annotated[Path, typer.Option("--root", help="The LRS folder.")]
@@ -173,3 +176,86 @@ def credentials_revoke(key: str, root: RootOption = Path("lrs")) -> None:
     except ValueError as exc:
         raise _fail(exc) from None
     console.print("Credential revoked.")
+
+
+@oidc_app.command("set")
+def oidc_set(
+    tenant: Annotated[str, typer.Argument(help="The tenant whose tokens these are.")],
+    issuer: Annotated[str, typer.Option(help="The tokens' iss claim, exactly.")],
+    audience: Annotated[str, typer.Option(help="The aud claim (the LRS's client id).")],
+    root: RootOption = Path("lrs"),
+    jwks_url: Annotated[str | None, typer.Option(
+        help="https URL of the issuer's JWKS (fetched, cached 5 minutes).")] = None,
+    jwks_file: Annotated[Path | None, typer.Option(
+        help="A local JWKS file (offline installations); read again when it changes.")] = None,
+    scope_claim: Annotated[str, typer.Option(
+        help="Claim carrying the scopes (space-separated string or list).")] = "scope",
+    user_claim: Annotated[str, typer.Option(
+        help="Claim naming the user, recorded as the authority's account name.")] = "sub",
+    allow_scope: Annotated[list[str] | None, typer.Option(
+        help=f"Most scopes a token may grant (repeatable; default all): {', '.join(SCOPES)}."
+    )] = None,
+) -> None:
+    """Makes a tenant accept OIDC bearer tokens (replaces its previous OIDC settings).
+
+    Example:  [bold]vigie lrs oidc set univ-demo --issuer https://idp.example/realms/univ
+    --audience vigie-lrs --jwks-url https://idp.example/realms/univ/protocol/openid-connect/certs
+    --root lrs[/]
+    """
+    from vigie.lrs.oidc import parse_jwks
+
+    if (jwks_url is None) == (jwks_file is None):
+        raise _fail(ValueError("give exactly one of --jwks-url and --jwks-file"))
+    file_name = None
+    if jwks_file is not None:
+        try:
+            keys = parse_jwks(jwks_file.read_bytes())
+        except OSError as exc:
+            raise _fail(ValueError(f"{jwks_file}: {exc.strerror}")) from None
+        except ValueError as exc:
+            raise _fail(ValueError(f"{jwks_file}: {exc}")) from None
+        if not keys:
+            raise _fail(ValueError(f"{jwks_file}: no RSA or P-256 signature key in this JWKS"))
+        file_name = str(jwks_file.resolve())
+    try:
+        config = _registry(root).set_oidc(
+            tenant, issuer=issuer, audience=audience, jwks_url=jwks_url, jwks_file=file_name,
+            scope_claim=scope_claim, user_claim=user_claim,
+            scopes=tuple(allow_scope) if allow_scope else SCOPES,
+        )
+    except ValueError as exc:
+        raise _fail(exc) from None
+    console.print(f"Tenant {tenant} accepts bearer tokens of {config.issuer} "
+                  f"for audience {config.audience}.")
+
+
+@oidc_app.command("show")
+def oidc_show(tenant: str, root: RootOption = Path("lrs")) -> None:
+    """Shows a tenant's OIDC settings.
+
+    Example:  [bold]vigie lrs oidc show univ-demo --root lrs[/]
+    """
+    config = _registry(root).oidc(tenant)
+    if config is None:
+        raise _fail(ValueError(f"tenant {tenant!r} has no OIDC configuration"))
+    table = Table("setting", "value")
+    table.add_row("issuer", config.issuer)
+    table.add_row("audience", config.audience)
+    table.add_row("jwks url" if config.jwks_url else "jwks file", config.jwks_source)
+    table.add_row("scope claim", config.scope_claim)
+    table.add_row("user claim", config.user_claim)
+    table.add_row("allowed scopes", " ".join(config.scopes))
+    console.print(table)
+
+
+@oidc_app.command("remove")
+def oidc_remove(tenant: str, root: RootOption = Path("lrs")) -> None:
+    """Stops a tenant from accepting bearer tokens (its Basic credentials are kept).
+
+    Example:  [bold]vigie lrs oidc remove univ-demo --root lrs[/]
+    """
+    try:
+        _registry(root).remove_oidc(tenant)
+    except ValueError as exc:
+        raise _fail(exc) from None
+    console.print(f"Tenant {tenant} no longer accepts bearer tokens.")

@@ -168,7 +168,11 @@ def _merge(current: Document, content: bytes, content_type: str) -> bytes:
     if not isinstance(posted, dict):
         raise BadRequest("document: POST takes a JSON Object to merge")
     stored.update(posted)
-    return json.dumps(stored, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    try:
+        merged = json.dumps(stored, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except ValueError:  # 1e999 parses as infinity, which JSON cannot write back
+        raise BadRequest("document: a number is too large to be stored (e.g. 1e999)") from None
+    return merged.encode("utf-8")
 
 
 def _now() -> str:

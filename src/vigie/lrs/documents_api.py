@@ -88,6 +88,11 @@ _RESOURCES = (
 )
 
 
+
+def _refuse_constant(name: str) -> float:
+    """`NaN`, `Infinity`: not JSON, and once stored they would make every read invalid."""
+    raise ValueError(f"{name} is not a JSON number")
+
 def _valid(adapter: TypeAdapter[Any], name: str, value: str) -> Any:
     try:
         return adapter.validate_python(value)
@@ -292,11 +297,11 @@ def _mount(
         post = request.method == "POST"
         if is_json_type(content_type):
             try:
-                parsed = json.loads(body)
-            except ValueError:
+                parsed = json.loads(body, parse_constant=_refuse_constant)
+            except (ValueError, RecursionError):
                 raise BadRequest(
-                    "document: the body is not valid JSON, yet Content-Type says "
-                    "application/json"
+                    "document: the body is not valid JSON (or nested too deeply, or has "
+                    "NaN/Infinity), yet Content-Type says application/json"
                 ) from None
             if post and not isinstance(parsed, dict):
                 raise BadRequest("document: POST takes a JSON Object to merge")

@@ -13,7 +13,7 @@ also left out of `model_dump`, so a statement is stored with exactly the propert
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -89,9 +89,13 @@ def _check_timestamp(value: str) -> str:
     if value.endswith(("-00", "-0000", "-00:00")):
         raise ValueError("must not use the negative zero offset -00:00 (use Z or +00:00)")
     try:
-        datetime.fromisoformat(value.replace(",", "."))
+        moment = datetime.fromisoformat(value.replace(",", "."))
     except ValueError:
         raise ValueError("is not an existing date and time") from None
+    try:  # stored, compared and filtered in UTC: 9999-12-31T23:00-05:00 has no UTC instant
+        moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is outside the range of UTC instants (years 1 to 9999)") from None
     return value
 
 

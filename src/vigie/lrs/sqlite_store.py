@@ -20,6 +20,7 @@ StatementRef inherits the rows of the statement it targets, which implements the
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import threading
 import uuid
@@ -74,6 +75,23 @@ def _now() -> datetime:
 
 def _iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _non_finite(value: Any, path: str = "") -> str | None:
+    """The path of the first NaN or infinite number in a JSON value, if any (error path only)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return path
+    items = value.items() if isinstance(value, dict) else (
+        enumerate(value) if isinstance(value, list) else ()
+    )
+    for key, item in items:
+        where = f"{path}[{key}]" if isinstance(key, int) else (
+            f"{path}.{key}" if path else str(key)
+        )
+        found = _non_finite(item, where)
+        if found is not None:
+            return found
+    return None
 
 
 def _agents(agent: dict[str, Any]) -> Iterator[str]:
@@ -296,12 +314,20 @@ class SQLiteStatementStore:
         obj = statement["object"]
         ref = obj["id"].lower() if obj.get("objectType") == "StatementRef" else None
         authority = agent_key(statement["authority"]) if "authority" in statement else None
+        try:  # JSON has no NaN or Infinity (1e999 parses as one): stored, it breaks every read
+            text = json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        except ValueError:
+            where = _non_finite(body) or "statement"
+            raise BadRequest(
+                f"{where}: must be a finite number (NaN, Infinity and numbers beyond "
+                "±1.8e308 are not JSON numbers)"
+            ) from None
         cursor = db.execute(
             "INSERT INTO statements (id, stored, ref, is_voiding, authority, digest, body) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
                 statement_id, stored, ref, int(statement["verb"]["id"] == VOIDED), authority,
-                digest, json.dumps(body, separators=(",", ":"), ensure_ascii=False),
+                digest, text,
             ),
         )
         seq = cursor.lastrowid

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from vigie.lrs.store import check_tenant
 
@@ -29,6 +30,7 @@ __all__ = [
     "SCOPES",
     "Credential",
     "NewCredential",
+    "OidcConfig",
     "TenantRegistry",
     "hash_secret",
     "verify_secret",
@@ -53,7 +55,20 @@ CREATE TABLE IF NOT EXISTS credentials (
     secret_hash TEXT NOT NULL,
     created TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS oidc (
+    tenant TEXT PRIMARY KEY REFERENCES tenants(name) ON DELETE CASCADE,
+    issuer TEXT NOT NULL,
+    audience TEXT NOT NULL,
+    jwks_url TEXT,
+    jwks_file TEXT,
+    scope_claim TEXT NOT NULL,
+    user_claim TEXT NOT NULL,
+    scopes TEXT NOT NULL,
+    created TEXT NOT NULL,
+    UNIQUE (issuer, audience)
+);
 """
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 def hash_secret(secret: str, *, n: int = _SCRYPT["n"]) -> str:
@@ -101,6 +116,42 @@ class Credential:
 
     def allows(self, *wanted: str) -> bool:
         return "all" in self.scopes or any(scope in self.scopes for scope in wanted)
+
+
+@dataclass(frozen=True)
+class OidcConfig:
+    """How a tenant accepts OIDC bearer tokens (JWTs): whose (`issuer`), for whom
+    (`audience`), checked against which keys (exactly one of `jwks_url`, `jwks_file`), which
+    claims carry the scopes and the user, and the most scopes a token may grant."""
+
+    tenant: str
+    issuer: str
+    audience: str
+    jwks_url: str | None
+    jwks_file: str | None
+    scope_claim: str = "scope"
+    user_claim: str = "sub"
+    scopes: tuple[str, ...] = SCOPES
+
+    @property
+    def jwks_source(self) -> str:
+        return self.jwks_url or self.jwks_file or ""
+
+
+def check_jwks_url(url: str) -> None:
+    """JWKS are fetched over https only (plain http is accepted on the loopback interface, for
+    a local identity provider or a test)."""
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+    except ValueError:
+        hostname = None
+    if hostname and "@" not in parts.netloc:
+        if parts.scheme == "https":
+            return
+        if parts.scheme == "http" and hostname in _LOOPBACK_HOSTS:
+            return
+    raise ValueError(f"jwks url {url!r}: must be an https:// URL (http:// only on loopback)")
 
 
 @dataclass(frozen=True)
@@ -229,6 +280,76 @@ class TenantRegistry:
             return None
         key, tenant, label, scopes, secret_hash, home_page = row
         return Credential(key, tenant, label, tuple(json.loads(scopes)), secret_hash, home_page)
+
+
+    # -- OIDC bearer tokens ------------------------------------------------------------------
+
+    def set_oidc(
+        self, tenant: str, *, issuer: str, audience: str, jwks_url: str | None = None,
+        jwks_file: str | None = None, scope_claim: str = "scope", user_claim: str = "sub",
+        scopes: tuple[str, ...] = SCOPES,
+    ) -> OidcConfig:
+        """Makes `tenant` accept bearer tokens of `issuer` for `audience` (replacing its
+        previous OIDC configuration). An (issuer, audience) pair belongs to one tenant, since
+        it is what tells which tenant a token is for."""
+        if not issuer.strip() or not audience.strip():
+            raise ValueError("issuer and audience must not be empty")
+        if (jwks_url is None) == (jwks_file is None):
+            raise ValueError("give exactly one JWKS source: a URL or a file")
+        if jwks_url is not None:
+            check_jwks_url(jwks_url)
+        if not scope_claim or not user_claim:
+            raise ValueError("the scope and user claims must not be empty")
+        unknown = [scope for scope in scopes if scope not in SCOPES]
+        if unknown or not scopes:
+            raise ValueError(f"unknown scope(s) {unknown}; choose among {', '.join(SCOPES)}")
+        allowed = tuple(scope for scope in SCOPES if scope in scopes)
+        with self._db() as db:
+            if db.execute("SELECT 1 FROM tenants WHERE name = ?", (tenant,)).fetchone() is None:
+                raise ValueError(f"no tenant {tenant!r}: add it first")
+            other = db.execute(
+                "SELECT tenant FROM oidc WHERE issuer = ? AND audience = ? AND tenant != ?",
+                (issuer, audience, tenant),
+            ).fetchone()
+            if other is not None:
+                raise ValueError(
+                    f"tenant {other[0]!r} already accepts tokens of {issuer} for audience "
+                    f"{audience!r}; give each tenant its own audience (client id)"
+                )
+            db.execute(
+                "INSERT OR REPLACE INTO oidc (tenant, issuer, audience, jwks_url, jwks_file, "
+                "scope_claim, user_claim, scopes, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (tenant, issuer, audience, jwks_url, jwks_file, scope_claim, user_claim,
+                 json.dumps(list(allowed)), _now()),
+            )
+        return OidcConfig(tenant, issuer, audience, jwks_url, jwks_file, scope_claim,
+                          user_claim, allowed)
+
+    def oidc(self, tenant: str) -> OidcConfig | None:
+        """The OIDC configuration of `tenant`, if it accepts bearer tokens."""
+        configs = self._oidc_rows("WHERE tenant = ?", (tenant,))
+        return configs[0] if configs else None
+
+    def oidc_for_issuer(self, issuer: str) -> list[OidcConfig]:
+        """The configurations of every tenant accepting tokens of `issuer` (read fresh)."""
+        return self._oidc_rows("WHERE issuer = ?", (issuer,))
+
+    def remove_oidc(self, tenant: str) -> None:
+        with self._db() as db:
+            if db.execute("DELETE FROM oidc WHERE tenant = ?", (tenant,)).rowcount == 0:
+                raise ValueError(f"tenant {tenant!r} has no OIDC configuration")
+
+    def _oidc_rows(self, where: str, params: tuple[str, ...]) -> list[OidcConfig]:
+        rows = self._db().execute(
+            "SELECT tenant, issuer, audience, jwks_url, jwks_file, scope_claim, user_claim, "
+            f"scopes FROM oidc {where} ORDER BY tenant",
+            params,
+        ).fetchall()
+        return [
+            OidcConfig(tenant, issuer, audience, url, file, scope_claim, user_claim,
+                       tuple(json.loads(scopes)))
+            for tenant, issuer, audience, url, file, scope_claim, user_claim, scopes in rows
+        ]
 
 
 def _now() -> str:
