@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import random
 import socket
 import statistics
 import subprocess
@@ -29,14 +28,12 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import httpx
 
+from vigie.lrs.loadgen import Load, all_ids, client_loop
 from vigie.lrs.tenants import TenantRegistry
 
 HEADERS = {"X-Experience-API-Version": "1.0.3"}
@@ -46,87 +43,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def statement(n: int) -> dict[str, Any]:
-    return {
-        "id": str(uuid.uuid4()),
-        "actor": {"objectType": "Agent",
-                  "account": {"homePage": "https://moodle.univ-demo.fr", "name": f"u{n % 5000}"}},
-        "verb": {"id": "http://adlnet.gov/expapi/verbs/experienced", "display": {"en-US": "saw"}},
-        "object": {"id": f"https://moodle.univ-demo.fr/mod/page/view.php?id={n % 2000}",
-                   "definition": {"name": {"fr-FR": f"Page {n % 2000}"}}},
-        "context": {"contextActivities": {"parent": [
-            {"id": f"https://moodle.univ-demo.fr/course/view.php?id={n % 100}"}]},
-            "platform": "Moodle"},
-        "result": {"score": {"raw": n % 20, "min": 0, "max": 20}},
-    }
-
-
-@dataclass
-class Load:
-    acked: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    latencies: list[float] = field(default_factory=list)
-    requests: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-def client(base: str, headers: dict[str, str], load: Load, seed: int, deadline: float) -> None:
-    rng = random.Random(seed)
-    sent: list[list[dict[str, Any]]] = []
-    n = 0
-    with httpx.Client(base_url=base, headers=headers, timeout=120) as http:
-        while time.monotonic() < deadline:
-            n += 1
-            roll = rng.random()
-            resend = roll < 0.05 and bool(sent)
-            if resend:
-                batch = rng.choice(sent)
-            elif roll < 0.45:
-                batch = [statement(seed * 1_000_000 + n * 20 + k)
-                         for k in range(rng.randint(2, 20))]
-            else:
-                batch = [statement(seed * 1_000_000 + n * 20)]
-            put = not resend and len(batch) == 1 and roll > 0.85
-            began = time.perf_counter()
-            try:
-                if put:
-                    response = http.put("/statements", params={"statementId": batch[0]["id"]},
-                                        json=batch[0])
-                else:
-                    response = http.post("/statements", json=batch)
-            except httpx.TransportError as exc:
-                with load.lock:
-                    load.errors.append(f"{type(exc).__name__}: {exc}")
-                continue
-            elapsed = time.perf_counter() - began
-            ok = response.status_code == (204 if put else 200)
-            if ok and not put and response.json() != [s["id"] for s in batch]:
-                ok = False
-            with load.lock:
-                load.requests += 1
-                load.latencies.append(elapsed)
-                if not ok:
-                    load.errors.append(f"{response.status_code} {response.text[:200]}")
-                elif not resend:
-                    load.acked.extend(s["id"] for s in batch)
-            if ok and not resend:
-                sent.append(batch)
-
-
-def read_back(port: int, headers: dict[str, str]) -> list[str]:
-    ids: list[str] = []
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=120) as http:
-        response = http.get("/xAPI/statements",
-                            params={"limit": 500, "ascending": "true", "format": "ids"})
-        while True:
-            response.raise_for_status()
-            page = response.json()
-            ids += [s["id"] for s in page["statements"]]
-            if not page["more"]:
-                return ids
-            response = http.get(page["more"])
 
 
 def percentile(values: list[float], q: int) -> float:
@@ -164,14 +80,16 @@ def main() -> int:
         load = Load()
         began = time.monotonic()
         deadline = began + args.seconds
-        threads = [threading.Thread(target=client, args=(base, headers, load, seed, deadline))
+        threads = [threading.Thread(target=client_loop, args=(base, headers, load),
+                                    kwargs={"seed": seed, "deadline": deadline,
+                                            "max_requests": 10**9})
                    for seed in range(args.clients)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
         wall = time.monotonic() - began
-        stored = read_back(port, headers)
+        stored = all_ids(base, headers)
     finally:
         server.terminate()
         server.wait(timeout=30)

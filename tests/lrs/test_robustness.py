@@ -32,6 +32,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
+from vigie.lrs.loadgen import Load, all_ids, client_loop, statement
 from vigie.lrs.tenants import TenantRegistry
 
 VERSION = {"X-Experience-API-Version": "1.0.3"}
@@ -103,88 +104,6 @@ def credentials(root: Path, tenant: str) -> dict[str, str]:
         registry.close()
     token = base64.b64encode(f"{new.key}:{new.secret}".encode()).decode()
     return {"Authorization": f"Basic {token}", **VERSION}
-
-
-def statement(n: int, statement_id: str | None = None) -> dict[str, Any]:
-    return {
-        "id": statement_id or str(uuid.uuid4()),
-        "actor": {"objectType": "Agent",
-                  "account": {"homePage": "https://moodle.unicaen.example", "name": f"u{n % 997}"}},
-        "verb": {"id": "http://adlnet.gov/expapi/verbs/experienced", "display": {"en-US": "saw"}},
-        "object": {"id": f"https://moodle.unicaen.example/mod/page/view.php?id={n % 101}",
-                   "definition": {"name": {"fr-FR": f"Page {n % 101}"}}},
-        "context": {"contextActivities": {"parent": [
-            {"id": f"https://moodle.unicaen.example/course/view.php?id={n % 13}"}]}},
-        "result": {"score": {"raw": n % 20, "min": 0, "max": 20}},
-    }
-
-
-@dataclass
-class Load:
-    """What a load run saw: acknowledged ids, errors (non-2xx or transport), latencies."""
-
-    acked: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    latencies: list[float] = field(default_factory=list)
-    requests: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-def client_loop(base: str, headers: dict[str, str], load: Load, *, seed: int, deadline: float,
-                max_requests: int, stop: threading.Event | None = None) -> None:
-    """One client: batches (2 to 20), single POSTs, PUTs, and re-sends of acknowledged
-    batches (idempotent: same ids back, nothing stored twice); keep-alive connection."""
-    rng = random.Random(seed)
-    sent: list[list[dict[str, Any]]] = []
-    with httpx.Client(base_url=base, headers=headers, timeout=60) as http:
-        for n in range(max_requests):
-            if time.monotonic() > deadline or (stop is not None and stop.is_set()):
-                return
-            roll = rng.random()
-            resend = roll < 0.05 and sent
-            batch = rng.choice(sent) if resend else [
-                statement(seed * 100_000 + n * 20 + k) for k in range(rng.randint(2, 20))
-            ] if roll < 0.45 else [statement(seed * 100_000 + n * 20)]
-            put = not resend and len(batch) == 1 and roll > 0.85
-            began = time.perf_counter()
-            try:
-                if put:
-                    response = http.put("/statements", params={"statementId": batch[0]["id"]},
-                                        json=batch[0])
-                else:
-                    response = http.post("/statements", json=batch)
-            except httpx.TransportError as exc:
-                with load.lock:
-                    load.errors.append(f"{type(exc).__name__}: {exc}")
-                return
-            elapsed = time.perf_counter() - began
-            ok = response.status_code == (204 if put else 200)
-            if ok and not put and response.json() != [s["id"] for s in batch]:
-                ok = False
-            with load.lock:
-                load.requests += 1
-                load.latencies.append(elapsed)
-                if not ok:
-                    load.errors.append(f"{response.status_code} {response.text[:200]}")
-                elif not resend:
-                    load.acked.extend(s["id"] for s in batch)
-            if ok and not resend:
-                sent.append(batch)
-
-
-def all_ids(base: str, headers: dict[str, str]) -> list[str]:
-    """Every statement id of the tenant, through `more` pages (format=ids, oldest first)."""
-    ids: list[str] = []
-    with httpx.Client(headers=headers, timeout=60) as http:
-        response = http.get(f"{base}/statements",
-                            params={"limit": 500, "ascending": "true", "format": "ids"})
-        while True:
-            assert response.status_code == 200, response.text
-            page = response.json()
-            ids += [s["id"] for s in page["statements"]]
-            if not page["more"]:
-                return ids
-            response = http.get(f"http://127.0.0.1:{httpx.URL(base).port}{page['more']}")
 
 
 @pytest.fixture(scope="module")
