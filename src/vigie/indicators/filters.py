@@ -50,6 +50,7 @@ FILTER_CONDITIONS: dict[str, str] = {
 #: filters each can take (`population_daily` has no service, zone or device).
 FILTERED_RELATIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "filtered_events": ("events", tuple(FILTER_CONDITIONS)),
+    "filtered_daily": ("daily", tuple(FILTER_CONDITIONS)),
     "filtered_population": ("population_daily", ("period", "population", "structure", "etape")),
 }
 

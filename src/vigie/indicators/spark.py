@@ -23,6 +23,7 @@ from vigie.indicators.engine import ParameterValue, bind, conform
 from vigie.indicators.filters import PARAMETER_TYPES, Filters
 from vigie.indicators.privacy import DEFAULT_K, suppress
 from vigie.indicators.sqltext import substitute
+from vigie.warehouse.daily import daily_sql
 from vigie.warehouse.query import population_daily_sql
 
 __all__ = ["literal", "publish_spark", "register_views", "render", "run_spark"]
@@ -84,7 +85,7 @@ def _has_parquet(folder: Path) -> bool:
 
 
 def register_views(spark: Any, lake: Path) -> None:
-    """Defines `events`, `directory`, `population_daily` and `quarantine` on `spark`.
+    """Defines `events`, `daily`, `directory`, `population_daily` and `quarantine` on `spark`.
 
     Same contract as DuckDB's views (docs/events.md); a missing optional table becomes an empty
     view. Folders starting with `_` (the lake's own bookkeeping) are ignored by Spark.
@@ -103,6 +104,14 @@ def register_views(spark: Any, lake: Path) -> None:
         else:
             spark.sql(_EMPTY[table]).createOrReplaceTempView(table)
     spark.sql(_POPULATION_DAILY).createOrReplaceTempView("population_daily")
+    daily = lake / "daily"
+    if _has_parquet(daily):
+        frame = spark.read.option("basePath", str(daily)).parquet(str(daily))
+        for column in ("service", "month"):
+            frame = frame.withColumn(column, F.col(column).cast("string"))
+        frame.createOrReplaceTempView("daily")
+    else:  # a lake from before the daily table: the same rows, computed from the events
+        spark.sql(daily_sql("events", partition_keys=True)).createOrReplaceTempView("daily")
 
 
 def run_spark(indicator: Indicator, spark: Any, lake_path: Path,

@@ -4,18 +4,18 @@
 -- every population, so a population that never used a service shows 0 users: the gap itself.
 WITH users AS (
   SELECT service, population, count(DISTINCT user_pseudo) AS users
-  FROM filtered_events
+  FROM filtered_daily
   WHERE user_pseudo IS NOT NULL
   GROUP BY service, population
-), daily AS (
+), headcount AS (
   SELECT day, population, sum(people) AS people
   FROM filtered_population
   GROUP BY day, population
 ), people AS (
-  SELECT population, max(people) AS people FROM daily GROUP BY population
+  SELECT population, max(people) AS people FROM headcount GROUP BY population
 ), services AS (
   SELECT DISTINCT service
-  FROM events
+  FROM daily
   WHERE ($start IS NULL OR day >= $start)
     AND ($end IS NULL OR day <= $end)
     AND ($service IS NULL OR service = $service)

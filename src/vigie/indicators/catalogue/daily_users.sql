@@ -3,7 +3,7 @@
 SELECT
   service, day, weekday, is_public_holiday, is_school_holiday,
   count(DISTINCT user_pseudo) AS users,
-  count(*) AS events
-FROM filtered_events
+  sum(events) AS events
+FROM filtered_daily
 GROUP BY service, day, weekday, is_public_holiday, is_school_holiday
 ORDER BY service, day

@@ -1,8 +1,8 @@
 -- Which devices each service is used from: events and distinct users per device family, and
 -- the device's share of the service's events.
 WITH cells AS (
-  SELECT service, device, count(*) AS events, count(DISTINCT user_pseudo) AS users
-  FROM filtered_events
+  SELECT service, device, sum(events) AS events, count(DISTINCT user_pseudo) AS users
+  FROM filtered_daily
   GROUP BY service, device
 )
 SELECT

@@ -3,21 +3,21 @@
 -- be published anyway, and ranking them would hint at what suppression hides.
 WITH users AS (
   SELECT service, population, structure, count(DISTINCT user_pseudo) AS users
-  FROM filtered_events
+  FROM filtered_daily
   WHERE user_pseudo IS NOT NULL
   GROUP BY service, population, structure
-), daily AS (
+), headcount AS (
   SELECT day, population, structure, max(structure_label) AS structure_label,
          sum(people) AS people
   FROM filtered_population
   GROUP BY day, population, structure
 ), people AS (
   SELECT population, structure, max(structure_label) AS structure_label, max(people) AS people
-  FROM daily
+  FROM headcount
   GROUP BY population, structure
 ), services AS (
   SELECT DISTINCT service
-  FROM events
+  FROM daily
   WHERE ($start IS NULL OR day >= $start)
     AND ($end IS NULL OR day <= $end)
     AND ($service IS NULL OR service = $service)

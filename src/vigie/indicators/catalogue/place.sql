@@ -7,9 +7,9 @@ WITH cells AS (
          WHEN zone IS NULL OR zone = 'unknown' THEN 'unknown'
          ELSE 'inside' END AS place,
     coalesce(zone, 'unknown') AS zone,
-    count(*) AS events,
+    sum(events) AS events,
     count(DISTINCT user_pseudo) AS users
-  FROM filtered_events
+  FROM filtered_daily
   GROUP BY 1, 2, 3
 )
 SELECT

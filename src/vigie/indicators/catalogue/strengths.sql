@@ -2,7 +2,7 @@
 -- Only services with at least $k users are ranked (a smaller count would be withheld anyway).
 WITH users AS (
   SELECT population, service, count(DISTINCT user_pseudo) AS users
-  FROM filtered_events
+  FROM filtered_daily
   WHERE user_pseudo IS NOT NULL
   GROUP BY population, service
 )
