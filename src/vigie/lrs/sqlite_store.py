@@ -69,6 +69,15 @@ CREATE TABLE IF NOT EXISTS attachments (
 """
 
 
+def _rows_in(db: sqlite3.Connection, sql: str, values: list[str]) -> list[tuple[Any, ...]]:
+    """Rows of `sql` whose `IN ({})` takes `values`, 500 at a time (SQLite's parameter limit)."""
+    rows: list[tuple[Any, ...]] = []
+    for start in range(0, len(values), 500):
+        chunk = values[start:start + 500]
+        rows += db.execute(sql.format(",".join("?" * len(chunk))), chunk).fetchall()
+    return rows
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -253,15 +262,8 @@ class SQLiteStatementStore:
         """The stored contents among `hashes` (lowercase sha2); absent ones are left out."""
         db = self._database(tenant).reader()
         wanted = list(dict.fromkeys(h.lower() for h in hashes))
-        found: dict[str, bytes] = {}
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start:start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = db.execute(
-                f"SELECT sha2, content FROM attachments WHERE sha2 IN ({marks})", chunk
-            ).fetchall()
-            found.update((sha2, bytes(content)) for sha2, content in rows)
-        return found
+        rows = _rows_in(db, "SELECT sha2, content FROM attachments WHERE sha2 IN ({})", wanted)
+        return {sha2: bytes(content) for sha2, content in rows}
 
     @staticmethod
     @contextmanager
@@ -276,15 +278,7 @@ class SQLiteStatementStore:
 
     @staticmethod
     def _existing(db: sqlite3.Connection, ids: list[str]) -> dict[str, str]:
-        found: dict[str, str] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = db.execute(
-                f"SELECT id, digest FROM statements WHERE id IN ({marks})", chunk
-            ).fetchall()
-            found.update(dict(rows))
-        return found
+        return dict(_rows_in(db, "SELECT id, digest FROM statements WHERE id IN ({})", ids))
 
     @staticmethod
     def _check_voiding(
