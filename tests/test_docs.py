@@ -16,7 +16,7 @@ DOCS = Path(__file__).resolve().parents[1] / "docs"
 def models() -> list[type[BaseModel]]:
     return [config.VigieConfig, config.DirectoryConfig, config.LdapConfig, config.SourceConfig,
             config.RouteConfig, config.MoodleDatabaseConfig, config.FormatSpec,
-            config.IndicatorsConfig, config.Config]
+            config.IndicatorsConfig, config.WebConfig, config.GroupRoleConfig, config.Config]
 
 
 def test_docs_every_configuration_key_is_documented() -> None:

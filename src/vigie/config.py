@@ -21,10 +21,13 @@ from vigie.sources.spec import FormatSpec
 __all__ = [
     "Config",
     "DirectoryConfig",
+    "GroupRoleConfig",
     "LdapConfig",
     "MoodleDatabaseConfig",
+    "Role",
     "RouteConfig",
     "SourceConfig",
+    "WebConfig",
     "load_config",
     "password_from_env",
 ]
@@ -32,6 +35,11 @@ __all__ = [
 
 #: Service names become folder names of the lake (`service=ent`): letters, digits, `_ - .`.
 SERVICE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+#: An LDAP attribute name, as the directory readers accept it.
+LDAP_ATTRIBUTE = r"^[A-Za-z][A-Za-z0-9-]*$"
+
+#: Roles of the web application, from the least to the most privileged (see docs/web.md).
+Role = Literal["viewer", "manager", "admin"]
 
 
 class _Strict(BaseModel):
@@ -105,6 +113,9 @@ class LdapConfig(_Strict):
     people_base: str
     people_filter: str = "(objectClass=person)"
     structures_base: str | None = None
+    groups_base: str | None = Field(
+        default=None, description="where groupOfNames / groupOfUniqueNames entries are (web roles)"
+    )
     page_size: int = Field(default=500, gt=0)
 
 
@@ -136,6 +147,36 @@ class IndicatorsConfig(_Strict):
         default_factory=list, description="folders of .sql + .toml indicators of your own"
     )
     k: int = Field(default=5, ge=2, description="counts of fewer than k people are hidden")
+
+
+class GroupRoleConfig(_Strict):
+    """A directory group whose members get a role in the web application.
+
+    Only a manager can be restricted to structures (codes of `supannCodeEntite`, each with its
+    sub-structures): a viewer sees what every viewer sees, an admin sees everything.
+    """
+
+    group: str = Field(min_length=1, description="a group name (isMemberOf value) or group DN")
+    role: Role
+    structures: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _structures_for_managers(self) -> GroupRoleConfig:
+        if self.structures and self.role != "manager":
+            raise ValueError(f"structures: only a manager can be restricted to structures "
+                             f"(this group gives the {self.role} role)")
+        return self
+
+
+class WebConfig(_Strict):
+    """The web application's roles from directory groups (accounts stay in their own file)."""
+
+    group_attributes: list[Annotated[str, Field(pattern=LDAP_ATTRIBUTE)]] = Field(
+        default_factory=lambda: ["isMemberOf"],
+        description="person attributes whose values are group names (isMemberOf, memberOf…)",
+    )
+    group_cache_seconds: int = Field(default=300, ge=0)
+    group_roles: list[GroupRoleConfig] = Field(default_factory=list)
 
 
 class VigieConfig(_Strict):
@@ -177,6 +218,7 @@ class Config(_Strict):
         description="globs of ESUP CAS trace files (TRACE-…:login) for TRACE cookies in web logs",
     )
     sources: Annotated[list[SourceConfig], Field(min_length=1)]
+    web: WebConfig = WebConfig()
     base_dir: Path = Path(".")
 
     @field_validator("sources")
@@ -187,6 +229,13 @@ class Config(_Strict):
         if duplicated:
             raise ValueError(f"source names must be unique; repeated: {', '.join(duplicated)}")
         return sources
+
+    @model_validator(mode="after")
+    def _groups_need_a_directory(self) -> Config:
+        if self.web.group_roles and self.directory is None:
+            raise ValueError("web.group_roles: roles from directory groups need a [directory] "
+                             "to read the groups from")
+        return self
 
     def path(self, value: str) -> Path:
         """Resolves a path from the file against the configuration's directory."""

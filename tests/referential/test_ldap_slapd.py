@@ -9,7 +9,14 @@ import pytest
 from ldap3 import NONE, SUBTREE, Connection, Server
 
 from vigie.errors import ConfigError, SourceError
-from vigie.referential.directory import Directory, equality_filter, load_ldap, load_ldif
+from vigie.referential.directory import (
+    Directory,
+    equality_filter,
+    ldap_groups,
+    ldif_groups,
+    load_ldap,
+    load_ldif,
+)
 
 # The ``slapd`` fixture (conftest.py) has url, base_dn, reader_dn, reader_password, size_limit.
 Slapd = Any
@@ -68,6 +75,21 @@ def test_referential_ldap_matches_ldif_reader(slapd: Slapd, fixture_ldif: Path) 
     from_ldif = load_ldif(fixture_ldif)
     assert from_ldap.people.sort_by("uid").equals(from_ldif.people.sort_by("uid"))
     assert from_ldap.structures.sort_by("code").equals(from_ldif.structures.sort_by("code"))
+
+
+def test_referential_ldap_groups_match_ldif_groups(slapd: Slapd, fixture_ldif: Path) -> None:
+    """A person's groups (isMemberOf values, groupOfNames / groupOfUniqueNames listing its DN)
+    are the same read from the LDIF export or from the server."""
+    from_ldif = ldif_groups(fixture_ldif)
+    assert from_ldif["ens1"] == {"applications:vigie:responsables-ufrst", "applications:autre",
+                                 "cn=vigie-readers,ou=groups,dc=univ,dc=test"}
+    assert from_ldif["pers1"] == {"cn=staff,ou=groups,dc=univ,dc=test"}
+    for user, groups in from_ldif.items():
+        assert ldap_groups(slapd.url, user, bind_dn=None, password=None,
+                           people_base=f"ou=people,{slapd.base_dn}", people_filter=PEOPLE_FILTER,
+                           groups_base=f"ou=groups,{slapd.base_dn}") == groups, user
+    assert ldap_groups(slapd.url, "nobody", bind_dn=None, password=None,
+                       people_base=slapd.base_dn, people_filter=PEOPLE_FILTER) == set()
 
 
 def test_referential_ldap_filter_value_is_escaped(slapd: Slapd) -> None:

@@ -1,4 +1,6 @@
-"""A small demo university, ingested once for the web tests, and an app with three accounts."""
+"""A small demo university, ingested once for the web tests, and an app with its accounts:
+an admin, a manager, a viewer, a manager restricted to UFRST (which has the laboratory LIDEMO
+below it) and a proxy-only manager restricted to UFRDEG."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from tests.referential.conftest import fixture_ldif, slapd  # noqa: F401 (shared fixtures)
 from vigie.config import Config, load_config
 from vigie.demo import generate
 from vigie.ingest.pipeline import ingest
@@ -19,8 +22,12 @@ from vigie.web.app import create_app
 
 SECRET = b"test-secret-0123456789abcdef"
 END = date(2026, 3, 20)
-PASSWORDS = {"alice": "alice-password", "marc": "marc-password", "victor": "victor-password"}
-ROLES = {"alice": "admin", "marc": "manager", "victor": "viewer"}
+PASSWORDS = {"alice": "alice-password", "marc": "marc-password", "victor": "victor-password",
+             "manon": "manon-password"}
+ROLES = {"alice": "admin", "marc": "manager", "victor": "viewer", "manon": "manager"}
+#: Restricted managers: manon (form login) and deg (proxy only).
+STRUCTURES = {"manon": ("UFRST",), "deg": ("UFRDEG",)}
+TRUSTED_PROXY = ("10.9.0.12", 4000)
 
 
 @pytest.fixture(scope="session")
@@ -31,8 +38,10 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Config, Path]:
     ingest(config, secret=SECRET)
     accounts = folder / "accounts.json"
     for user, password in PASSWORDS.items():
-        write_account(accounts, user, password, ROLES[user])  # type: ignore[arg-type]
+        write_account(accounts, user, password, ROLES[user],  # type: ignore[arg-type]
+                      STRUCTURES.get(user, ()))
     write_account(accounts, "proxyonly", None, "manager")
+    write_account(accounts, "deg", None, "manager", STRUCTURES["deg"])
     return config, accounts
 
 
@@ -76,3 +85,18 @@ def admin(app: FastAPI) -> Iterator[TestClient]:
 def viewer(app: FastAPI) -> Iterator[TestClient]:
     with TestClient(app, follow_redirects=False) as client:
         yield login(client, "victor")
+
+
+@pytest.fixture
+def manager_ufrst(app: FastAPI) -> Iterator[TestClient]:
+    """manon: a manager restricted to UFRST (and LIDEMO, its laboratory)."""
+    with TestClient(app, follow_redirects=False) as client:
+        yield login(client, "manon")
+
+
+@pytest.fixture
+def manager_deg(app: FastAPI) -> Iterator[TestClient]:
+    """deg: a manager restricted to UFRDEG, through the trusted proxy."""
+    with TestClient(app, follow_redirects=False, client=TRUSTED_PROXY,
+                    headers={"REMOTE_USER": "deg"}) as client:
+        yield client

@@ -53,6 +53,14 @@ def _adoption_traces(page: Any) -> list[str]:
     return names
 
 
+def _daily_users_total(page: Any) -> float:
+    """The sum of every point of the daily users chart (withheld points are null)."""
+    total: float = page.evaluate(
+        "() => document.querySelector('#panel-1 .chart').data"
+        ".flatMap(t => t.y).reduce((a, y) => a + (y || 0), 0)")
+    return total
+
+
 def test_web_browser_dashboard(server: str, tmp_path: Path) -> None:
     with playwright_api.sync_playwright() as p:
         context = p.chromium.launch_persistent_context(
@@ -86,11 +94,20 @@ def test_web_browser_dashboard(server: str, tmp_path: Path) -> None:
             assert lines[0].startswith("service,population,users,users_suppressed")
             assert all(",student," in line for line in lines[1:])
 
+            students = _daily_users_total(page)
+            assert page.locator("#f-structure option[value=UFRST]").inner_text() == (
+                "UFR Sciences et Technologies (UFRST)")
+            page.select_option("#f-structure", "UFRST")
+            page.wait_for_url("**structure=UFRST**")
+            page.wait_for_function(ALL_DRAWN, timeout=20_000)
+            assert 0 < _daily_users_total(page) < students
+            assert "population=student" in page.url
+
             page.click("header.top a.lang")
             page.wait_for_url("**lang=en**")
             page.wait_for_function(ALL_DRAWN, timeout=20_000)
             assert page.locator("h1").inner_text() == "Overview"
-            assert "population=student" in page.url
+            assert "population=student" in page.url and "structure=UFRST" in page.url
             page.screenshot(path=str(tmp_path / "overview-en.png"), full_page=True)
             assert (tmp_path / "overview-en.png").stat().st_size > 10_000
             assert errors == []

@@ -62,6 +62,21 @@ def test_web_accounts_toml_and_errors(tmp_path: Path) -> None:
         read_accounts(path)
 
 
+def test_web_accounts_roles_and_structures(tmp_path: Path) -> None:
+    path = tmp_path / "accounts.toml"
+    path.write_text('[users.marc]\nrole = "manager"\nstructures = ["UFRST", "IUT"]\n'
+                    '[users.sso]\n', encoding="utf-8")
+    accounts = read_accounts(path)
+    assert accounts["marc"].structures == ("UFRST", "IUT")
+    assert accounts["sso"].role is None  # from directory groups, else viewer
+    for body, error in [('role = "viewer"\nstructures = ["UFRST"]', "only a manager"),
+                        ('structures = ["UFRST"]', "role is not set"),
+                        ('role = "manager"\nstructures = "UFRST"', "list of structure codes")]:
+        path.write_text(f"[users.bad]\n{body}\n", encoding="utf-8")
+        with pytest.raises(AccountError, match=rf"users\.bad\.structures: .*{error}"):
+            read_accounts(path)
+
+
 def test_web_session_cookie_expires_and_resists_tampering() -> None:
     signer = SessionSigner(b"k" * 32, max_age=60)
     cookie = signer.issue("ana", "scrypt$x", now=1000)
@@ -80,6 +95,10 @@ def test_web_shipped_dashboards_and_role_rule() -> None:
     assert "quarantine" not in indicators_for("viewer", boards, catalogue)
     assert "quarantine" not in indicators_for("manager", boards, catalogue)
     assert indicators_for("admin", boards, catalogue) == set(catalogue)
+    restricted = indicators_for("manager", boards, catalogue, restricted=True)
+    assert "data_quality" in indicators_for("manager", boards, catalogue)
+    assert "data_quality" not in restricted and "gaps" in restricted
+    assert all("structure" in catalogue[i].meta.filters for i in restricted)
 
 
 @pytest.mark.parametrize(("panel", "error"), [
@@ -116,3 +135,19 @@ def test_web_account_command(tmp_path: Path) -> None:
     listed = runner.invoke(app, ["web", "account", "list", "--accounts", str(accounts)],
                            env={"COLUMNS": "120"})
     assert "ana" in listed.output and "admin" in listed.output
+    manager = runner.invoke(app, ["web", "account", "add", "marc", "--role", "manager",
+                                  "--structure", "UFRST", "--structure", "IUT", "--no-password",
+                                  "--accounts", str(accounts)])
+    assert manager.exit_code == 0, manager.output
+    assert read_accounts(accounts)["marc"].structures == ("UFRST", "IUT")
+    groups = runner.invoke(app, ["web", "account", "add", "sso", "--no-password",
+                                 "--accounts", str(accounts)])
+    assert groups.exit_code == 0 and read_accounts(accounts)["sso"].role is None
+    viewer = runner.invoke(app, ["web", "account", "add", "vi", "--role", "viewer",
+                                 "--structure", "UFRST", "--no-password",
+                                 "--accounts", str(accounts)])
+    assert viewer.exit_code == 2 and "only a manager" in viewer.output
+    listed = runner.invoke(app, ["web", "account", "list", "--accounts", str(accounts)],
+                           env={"COLUMNS": "160"})
+    assert "manager of UFRST, IUT" in listed.output
+    assert "role from directory groups, else viewer" in listed.output

@@ -115,6 +115,8 @@ class IndicatorMeta(_Strict):
     dimensions: tuple[str, ...]
     measures: tuple[Measure, ...] = Field(min_length=1)
     filters: tuple[FilterName, ...] = ()
+    totals: tuple[str, ...] = Field(
+        default=(), description="dimensions whose NULL rows total the other rows of their group")
     chart: Chart
     unit: Unit
 
@@ -147,6 +149,9 @@ class IndicatorMeta(_Strict):
                                      "people measure of this indicator")
         if len(set(self.filters)) != len(self.filters):
             raise ValueError("a filter is listed twice in 'filters'")
+        for name in self.totals:
+            if name not in self.dimensions:
+                raise ValueError(f"totals: {name!r} is not a dimension of this indicator")
         return self
 
 

@@ -7,8 +7,13 @@ withheld, and counts the indicator ties to a people count (`suppressed_with`). A
 stays NULL in its numeric column and is flagged in a companion boolean column
 `<column>_suppressed`, so machines can tell "withheld" from "no data"; people read "< 5".
 
-Limits: this is primary suppression only. A total published next to its parts can still let
-someone subtract a withheld cell; indicators avoid publishing such totals beside small parts.
+Secondary suppression, for indicators that declare `totals`: a total row published next to its
+parts would give a withheld part back by subtraction. In every group with a published total,
+what a reader can compute (the total minus the published parts) must cover no withheld part or
+at least k people: otherwise the smallest published parts are withheld too, one at a time (a
+published total has at least k people, so withholding every part is always enough). Differences
+between two indicators, or between two filters of the same one, are not covered
+(docs/indicators.md).
 """
 
 from __future__ import annotations
@@ -44,6 +49,8 @@ def _flags(table: pa.Table, indicator: Indicator, k: int) -> dict[str, pa.Chunke
     for m in measures:
         if m.kind == "people":
             flags[m.column] = pc.fill_null(pc.less(table[m.column], k), False)
+    if indicator.meta.totals:
+        _protect_totals(table, indicator, flags, k)
     for m in measures:
         if m.suppressed_with:
             flag = flags[m.suppressed_with[0]]
@@ -58,6 +65,49 @@ def _flags(table: pa.Table, indicator: Indicator, k: int) -> dict[str, pa.Chunke
                 flag = parts[0] if len(parts) == 1 else pc.or_(parts[0], parts[1])
                 flags[m.column] = flag
     return flags
+
+
+def _protect_group(total: int, parts: list[int], values: list[int | None],
+                   hidden: list[bool], k: int) -> bool:
+    """Withholds more cells of one group until its recoverable remainder is safe; True if any."""
+    if hidden[total] or values[total] is None or not any(hidden[i] for i in parts):
+        return False
+    shown = sorted((i for i in parts if not hidden[i] and values[i] is not None),
+                   key=lambda i: values[i] or 0)
+    changed = False
+    while shown and (values[total] or 0) - sum(values[i] or 0 for i in shown) < k:
+        hidden[shown.pop(0)] = True
+        changed = True
+    return changed
+
+
+def _protect_totals(table: pa.Table, indicator: Indicator, flags: dict[str, pa.ChunkedArray],
+                    k: int) -> None:
+    """Secondary suppression of the people flags (see the module docstring), until stable:
+    withholding a cell for one total dimension can expose it along another."""
+    dimensions = indicator.meta.dimensions
+    keys = table.select(list(dimensions)).to_pylist()
+    people = list(flags)
+    values = {c: table[c].to_pylist() for c in people}
+    hidden = {c: flags[c].to_pylist() for c in people}
+    groups: list[tuple[int, list[int]]] = []
+    for dimension in indicator.meta.totals:
+        others = [d for d in dimensions if d != dimension]
+        members: dict[tuple[object, ...], list[int]] = {}
+        for i, key in enumerate(keys):
+            members.setdefault(tuple(key[d] for d in others), []).append(i)
+        for rows in members.values():
+            totals = [i for i in rows if keys[i][dimension] is None]
+            if len(totals) == 1:
+                groups.append((totals[0], [i for i in rows if keys[i][dimension] is not None]))
+    changed = True
+    while changed:
+        changed = False
+        for column in people:
+            for total, parts in groups:
+                changed |= _protect_group(total, parts, values[column], hidden[column], k)
+    for column in people:
+        flags[column] = pa.chunked_array([pa.array(hidden[column], pa.bool_())])
 
 
 def suppress(table: pa.Table, indicator: Indicator, k: int = DEFAULT_K) -> pa.Table:

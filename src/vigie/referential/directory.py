@@ -8,6 +8,11 @@ ldap3 has no LDIF *reader*, so a small RFC 2849 parser lives here: base64 values
 folded lines (continuations start with one space), comments (also folded), ``version:`` line,
 attribute options (``cn;lang-fr``), ``changetype: add`` records; other change records and
 ``attr:< URL`` values are skipped, since an export of content never needs them.
+
+The groups of a person (for the web application's roles) come from the same two sources, read
+the same way: values of attributes on the person (``isMemberOf`` provisioned by Grouper,
+``memberOf`` of OpenLDAP's memberof overlay or Active Directory) and the DNs of the
+``groupOfNames`` / ``groupOfUniqueNames`` entries that list the person as a member.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import base64
 import binascii
 import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +37,7 @@ from vigie.referential.supann import (
     Entry,
     build_people,
     build_structures,
+    is_person,
     resolve_attributes,
 )
 
@@ -39,14 +45,19 @@ __all__ = [
     "DEFAULT_ATTRIBUTES",
     "Directory",
     "equality_filter",
+    "ldap_groups",
+    "ldif_groups",
     "load_ldap",
     "load_ldif",
+    "normalize_group",
     "parse_ldif",
 ]
 
 _LINE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9.-]*)((?:;[A-Za-z0-9-]+)*)(::|:<|:)[ ]*(.*)$")
 _ATTRIBUTE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]*(?:;[A-Za-z0-9-]+)*$")
 _STRUCTURE_ATTRIBUTES = ("supannCodeEntite", "description", "ou", "supannCodeEntiteParent")
+#: Attributes of group entries that list their members' DNs.
+_MEMBER_ATTRIBUTES = ("member", "uniquemember")
 
 
 @dataclass(frozen=True)
@@ -212,6 +223,26 @@ def _decode_entry(item: Mapping[str, Any]) -> Entry:
     return str(item.get("dn", "")), attrs
 
 
+def _connect(url: str, bind_dn: str | None, password: str | None, timeout: float) -> Connection:
+    """A bound, read-only connection (anonymous when ``bind_dn`` is None)."""
+    if bind_dn is not None and not password:
+        raise ConfigError(f"LDAP {url}: bind_dn {bind_dn!r} is set but the password is empty")
+    try:
+        server = Server(url, get_info=NONE, connect_timeout=timeout)
+        return Connection(
+            server,
+            user=bind_dn,
+            password=password,
+            auto_bind=True,
+            read_only=True,
+            receive_timeout=max(1, math.ceil(timeout)),  # ldap3 packs it as an int
+            raise_exceptions=True,
+        )
+    except LDAPException as exc:
+        who = f"as {bind_dn!r}" if bind_dn else "anonymously"
+        raise SourceError(f"LDAP {url}: cannot connect and bind {who}: {exc}") from exc
+
+
 def _search(
     connection: Connection,
     url: str,
@@ -259,24 +290,9 @@ def load_ldap(
     """
     if page_size < 1:
         raise ConfigError(f"LDAP {url}: page_size must be >= 1, got {page_size}")
-    if bind_dn is not None and not password:
-        raise ConfigError(f"LDAP {url}: bind_dn {bind_dn!r} is set but the password is empty")
     names = resolve_attributes(attributes)
     people_attributes = sorted({*names.values(), "objectclass"})
-    try:
-        server = Server(url, get_info=NONE, connect_timeout=timeout)
-        connection = Connection(
-            server,
-            user=bind_dn,
-            password=password,
-            auto_bind=True,
-            read_only=True,
-            receive_timeout=max(1, math.ceil(timeout)),  # ldap3 packs it as an int
-            raise_exceptions=True,
-        )
-    except LDAPException as exc:
-        who = f"as {bind_dn!r}" if bind_dn else "anonymously"
-        raise SourceError(f"LDAP {url}: cannot connect and bind {who}: {exc}") from exc
+    connection = _connect(url, bind_dn, password, timeout)
     try:
         structure_entries = (
             _search(
@@ -298,3 +314,80 @@ def load_ldap(
     structures = build_structures(structure_entries, require_structure=False)
     people = build_people(people_entries, structures, names, require_person=False)
     return Directory(people=people, structures=structures)
+
+
+def normalize_group(name: str) -> str:
+    """A group name or DN as compared: lower case, no spaces around ``,`` and ``=``.
+
+    LDAP compares DNs and most group names case-insensitively, and directories write
+    ``cn=Staff, ou=groups`` as well as ``cn=staff,ou=groups``.
+    """
+    return re.sub(r"\s*([,=])\s*", r"\1", name.strip()).lower()
+
+
+def ldif_groups(
+    path: Path, *, uid_attribute: str = "uid", group_attributes: Sequence[str] = ("isMemberOf",)
+) -> dict[str, frozenset[str]]:
+    """Every person's groups in an LDIF export, by lower-cased uid (normalized names).
+
+    A person's groups are the values of ``group_attributes`` on its entry, plus the DN of every
+    entry whose ``member`` or ``uniqueMember`` is the person's DN.
+    """
+    uid = uid_attribute.lower()
+    attributes = [a.lower() for a in group_attributes]
+    keep = {uid, "objectclass", *attributes, *_MEMBER_ATTRIBUTES}
+    people: dict[str, str] = {}
+    found: dict[str, set[str]] = {}
+    listed: list[tuple[str, list[str]]] = []
+    for dn, attrs in parse_ldif(Path(path), keep=keep):
+        members = [m for a in _MEMBER_ATTRIBUTES for m in attrs.get(a, [])]
+        if members:
+            listed.append((normalize_group(dn), members))
+        user = next((v.strip().lower() for v in attrs.get(uid, []) if v.strip()), None)
+        if user is None or not is_person(dn, attrs, uid) or user in found:
+            continue
+        people[normalize_group(dn)] = user
+        found[user] = {normalize_group(v) for a in attributes for v in attrs.get(a, [])}
+    for group, members in listed:
+        for member in members:
+            user = people.get(normalize_group(member))
+            if user is not None:
+                found[user].add(group)
+    return {user: frozenset(groups) for user, groups in found.items()}
+
+
+def ldap_groups(
+    url: str,
+    user: str,
+    *,
+    bind_dn: str | None,
+    password: str | None,
+    people_base: str,
+    people_filter: str,
+    uid_attribute: str = "uid",
+    group_attributes: Sequence[str] = ("isMemberOf",),
+    groups_base: str | None = None,
+    timeout: float = 10.0,
+) -> frozenset[str]:
+    """The groups of one person of a live LDAP server (normalized names; empty if unknown).
+
+    The person is ``(&people_filter(uid_attribute=user))`` under ``people_base``; its groups are
+    the values of ``group_attributes``, plus, with ``groups_base``, the DNs of the entries under
+    it whose ``member`` or ``uniqueMember`` is the person's DN.
+    """
+    connection = _connect(url, bind_dn, password, timeout)
+    try:
+        person_filter = f"(&{people_filter}{equality_filter(uid_attribute, user)})"
+        people = _search(connection, url, people_base, person_filter, list(group_attributes), 2)
+        if not people:
+            return frozenset()
+        dn, attrs = people[0]
+        groups = {normalize_group(v) for a in group_attributes for v in attrs.get(a.lower(), [])}
+        if groups_base:
+            member_filter = (f"(|{equality_filter('member', dn)}"
+                             f"{equality_filter('uniqueMember', dn)})")
+            groups |= {normalize_group(group_dn) for group_dn, _ in _search(
+                connection, url, groups_base, member_filter, ["cn"], 500)}
+    finally:
+        connection.unbind()
+    return frozenset(groups)

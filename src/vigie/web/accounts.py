@@ -14,8 +14,13 @@ Format, JSON (what the command writes) or TOML (by hand), chosen by the file's s
     password = "scrypt$16384$8$1$…"
     role = "admin"
 
+    [users.marc]                     # a manager who sees only UFRST and its sub-structures
+    role = "manager"
+    structures = ["UFRST"]
+
 A user without `password` cannot log in with the form; it only gives a role to a user
-authenticated by the trusted reverse proxy.
+authenticated by the trusted reverse proxy. A user without `role` takes the role its directory
+groups give (`[web] group_roles`), else viewer: an explicit role always wins.
 """
 
 from __future__ import annotations
@@ -42,11 +47,13 @@ class AccountError(VigieError):
 
 @dataclass(frozen=True)
 class Account:
-    """One user: its role and, for form login, its scrypt hash."""
+    """One user: its role (None: from directory groups), for form login its scrypt hash, and
+    for a manager the structures it is restricted to (empty: all)."""
 
     user: str
-    role: Role
+    role: Role | None
     password: str | None = None
+    structures: tuple[str, ...] = ()
 
 
 def read_accounts(path: Path) -> dict[str, Account]:
@@ -63,31 +70,51 @@ def read_accounts(path: Path) -> dict[str, Account]:
         raise AccountError(f"accounts file {path}: expected a 'users' table")
     found: dict[str, Account] = {}
     for user, entry in users.items():
-        if not isinstance(entry, dict) or set(entry) - {"password", "role"}:
+        if not isinstance(entry, dict) or set(entry) - {"password", "role", "structures"}:
             raise AccountError(f"accounts file {path}: users.{user}: expected only "
-                               "'password' and 'role'")
-        role = entry.get("role", "viewer")
-        if role not in get_args(Role):
+                               "'password', 'role' and 'structures'")
+        role = entry.get("role")
+        if role is not None and role not in get_args(Role):
             raise AccountError(f"accounts file {path}: users.{user}.role: {role!r} is not one "
                                f"of {', '.join(ROLES)}")
         password = entry.get("password")
         if password is not None and not str(password).startswith("scrypt$"):
             raise AccountError(f"accounts file {path}: users.{user}.password: not a scrypt "
                                "hash (use `vigie web account add`)")
-        found[str(user)] = Account(str(user), cast(Role, role), password)
+        structures = entry.get("structures", [])
+        if not isinstance(structures, list) or not all(
+                isinstance(s, str) and s.strip() for s in structures):
+            raise AccountError(f"accounts file {path}: users.{user}.structures: expected a "
+                               "list of structure codes")
+        _check_structures(f"accounts file {path}: users.{user}.structures", role, structures)
+        found[str(user)] = Account(str(user), cast(Role | None, role), password,
+                                   tuple(s.strip() for s in structures))
     return found
 
 
-def write_account(path: Path, user: str, password: str | None, role: Role) -> None:
+def _check_structures(key: str, role: str | None, structures: list[str] | tuple[str, ...]
+                      ) -> None:
+    """Only a manager can be restricted: a restricted viewer or admin would be a new role."""
+    if structures and role != "manager":
+        raise AccountError(f"{key}: only a manager can be restricted to structures "
+                           f"(the role is {role or 'not set'})")
+
+
+def write_account(path: Path, user: str, password: str | None, role: Role | None,
+                  structures: tuple[str, ...] = ()) -> None:
     """Adds or replaces `user` in a JSON accounts file (written atomically, mode 600)."""
     if path.suffix == ".toml":
         raise AccountError(f"{path}: the command writes JSON accounts files; edit TOML by hand")
     if not user or any(c.isspace() for c in user):
         raise AccountError(f"user name {user!r} must be non-empty, without spaces")
+    _check_structures("structures", role, structures)
     accounts = read_accounts(path)
-    accounts[user] = Account(user, role, hash_secret(password) if password else None)
-    body = {"users": {a.user: {k: v for k, v in (("password", a.password), ("role", a.role))
-                                if v is not None} for a in accounts.values()}}
+    accounts[user] = Account(user, role, hash_secret(password) if password else None,
+                             structures)
+    body = {"users": {a.user: {k: v for k, v in (
+        ("password", a.password), ("role", a.role),
+        ("structures", list(a.structures) or None)) if v is not None}
+        for a in accounts.values()}}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -7,15 +7,15 @@ other tools use, so there is one path from the lake to any screen, through
 the server may be offline and no third party learns who reads which dashboard.
 
 Every route but `/__heartbeat__` and the login form needs an authenticated user (see
-`vigie.web.auth`); dashboards and indicators are filtered by role (see `vigie.web.dashboards`).
+`vigie.web.auth`, roles from `vigie.web.roles`); dashboards and indicators are filtered by role
+(see `vigie.web.dashboards`). A manager restricted to structures gets every number computed on
+those structures' rows only (`vigie.web.scope`), and a structure filter outside them is refused.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-import threading
-import time
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from importlib import resources
@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
+import pyarrow as pa
 from fastapi import Depends, FastAPI, Form, Query, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import (
@@ -39,10 +40,17 @@ from starlette.concurrency import run_in_threadpool
 from vigie.config import Config
 from vigie.errors import VigieError
 from vigie.indicators.catalogue import Indicator, IndicatorError, load_catalogue
+from vigie.indicators.filters import Filters
 from vigie.privacy.pseudonym import load_secret
-from vigie.warehouse.query import connect
 from vigie.web.accounts import AccountStore
-from vigie.web.auth import COOKIE, Authenticator, Forbidden, NotAuthenticated, User
+from vigie.web.auth import (
+    COOKIE,
+    Authenticator,
+    DirectoryUnavailable,
+    Forbidden,
+    NotAuthenticated,
+    User,
+)
 from vigie.web.dashboards import (
     Dashboard,
     Panel,
@@ -53,12 +61,13 @@ from vigie.web.dashboards import (
 )
 from vigie.web.data import describe, payload, published, to_csv
 from vigie.web.i18n import LANGS, Lang, lang_of, text, value_label
-from vigie.web.params import PERIODS, FilterError, Selection, parse_selection
+from vigie.web.options import LakeMenus
+from vigie.web.params import PERIODS, TEXT_FILTERS, FilterError, Selection, parse_selection
+from vigie.web.roles import group_roles
 
 __all__ = ["create_app"]
 
 _HERE = resources.files("vigie.web")
-_OPTION_COLUMNS = ("service", "population", "zone", "device")
 
 
 def current_user(request: Request) -> User:
@@ -94,34 +103,6 @@ def _server_key(config: Config) -> bytes:
     except VigieError:
         return secrets.token_bytes(32)
     return hashlib.sha256(b"vigie-web\0" + secret).digest()
-
-
-class _Options:
-    """Values offered in the filter menus (distinct services, populations…), cached a while:
-    reading them scans the lake, and they change only when new sources or people arrive."""
-
-    def __init__(self, lake: Path, ttl: float = 300.0) -> None:
-        self.lake, self.ttl = lake, ttl
-        self._at = 0.0
-        self._values: dict[str, list[str]] = {}
-        self._lock = threading.Lock()
-
-    def get(self) -> dict[str, list[str]]:
-        with self._lock:
-            if time.monotonic() - self._at > self.ttl:
-                self._values = self._read()
-                self._at = time.monotonic()
-            return self._values
-
-    def _read(self) -> dict[str, list[str]]:
-        try:
-            con = connect(self.lake)
-            names = set(con.sql("SELECT * FROM events LIMIT 0").columns)
-            return {c: [str(r[0]) for r in con.sql(
-                f"SELECT DISTINCT {c} FROM events WHERE {c} IS NOT NULL ORDER BY 1").fetchall()]
-                    if c in names else [] for c in _OPTION_COLUMNS}
-        except Exception:  # an empty or unreadable lake: menus stay empty, charts say why
-            return {c: [] for c in _OPTION_COLUMNS}
 
 
 def _safe_next(target: str | None) -> str:
@@ -166,8 +147,8 @@ def _panel_spec(panel: Panel, dashboard: Dashboard, indicator: Indicator,
         "service": fixed,
         "api": f"/api/indicators/{indicator.id}?{query}",
         "csv": f"/api/indicators/{indicator.id}.csv?{query}",
-        "ignored": [text(f, lang) if f in ("service", "population", "zone", "device",
-                                           "period") else f for f in ignored],
+        "ignored": [text(f, lang) if f in (*TEXT_FILTERS, "period") else f
+                    for f in ignored],
     }
 
 
@@ -202,8 +183,9 @@ def create_app(
     signer = SessionSigner(_server_key(config))
     authenticator = Authenticator(store, signer, trusted_proxies=trusted_proxies,
                                   header=remote_user_header,
-                                  proxy_default_role=proxy_default_role)
-    options = _Options(lake)
+                                  proxy_default_role=proxy_default_role,
+                                  groups=group_roles(config))
+    menus = LakeMenus(lake)
     templates = Jinja2Templates(directory=str(_HERE.joinpath("templates")))
     templates.env.globals["t"] = text
     templates.env.globals["value_label"] = value_label
@@ -231,6 +213,12 @@ def create_app(
 
         query = urlencode({"next": target, "lang": request.query_params.get("lang", "fr")})
         return RedirectResponse(f"/login?{query}", status_code=303)
+
+    @app.exception_handler(DirectoryUnavailable)
+    async def _unavailable(request: Request, exc: DirectoryUnavailable) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"detail": str(exc)}, status_code=503)
+        return PlainTextResponse(str(exc), status_code=503)
 
     @app.exception_handler(Forbidden)
     async def _forbidden(request: Request, exc: Forbidden) -> Response:
@@ -276,16 +264,42 @@ def create_app(
         response.delete_cookie(COOKIE, path="/")
         return response
 
+    # -- what a user may see ---------------------------------------------------------------
+
+    def _readable(user: User) -> set[str]:
+        return indicators_for(user.role, boards, catalogue,
+                              restricted=user.structures is not None)
+
+    def _panels(user: User, board: Dashboard) -> list[Panel]:
+        """The panels of `board` the user may read (none: the dashboard is not theirs)."""
+        if not allowed(user.role, board.role):
+            return []
+        readable = _readable(user)
+        return [p for p in board.panels if p.indicator in readable]
+
+    def _scope(user: User, selection: Selection) -> frozenset[str] | None:
+        """The structures a restricted manager's numbers come from (with sub-structures);
+        a structure filter outside them is refused rather than silently emptied."""
+        if user.structures is None:
+            return None
+        scope = menus.get().below(user.structures)
+        chosen = selection.values.get("structure")
+        if chosen is not None and chosen not in scope:
+            raise Forbidden(f"the structure {chosen!r} is outside the structures of "
+                            f"{user.name} ({', '.join(sorted(user.structures))})")
+        return scope
+
     # -- pages ---------------------------------------------------------------------------
 
     def _nav(user: User, lang: Lang) -> list[dict[str, str]]:
         return [{"id": d.id, "title": getattr(d.title, lang)} for d in boards.values()
-                if allowed(user.role, d.role)]
+                if _panels(user, d)]
 
     @app.get("/", include_in_schema=False)
     def home(user: CurrentUser, lang: str = "fr") -> Response:
         suffix = "?lang=en" if lang == "en" else ""
-        return RedirectResponse(f"/dashboards/{next(iter(boards))}{suffix}", status_code=303)
+        first = next(iter(_nav(user, lang_of(lang))), {"id": next(iter(boards))})
+        return RedirectResponse(f"/dashboards/{first['id']}{suffix}", status_code=303)
 
     @app.get("/dashboards/{dashboard_id}", include_in_schema=False,
              response_class=HTMLResponse)
@@ -294,19 +308,26 @@ def create_app(
         board = boards.get(dashboard_id)
         if board is None:
             return PlainTextResponse(f"no dashboard {dashboard_id!r}", status_code=404)
-        if not allowed(user.role, board.role):
-            raise Forbidden(f"the dashboard {dashboard_id!r} is for the {board.role} role")
+        visible = _panels(user, board)
+        if not visible:
+            raise Forbidden(f"the dashboard {dashboard_id!r} is for the {board.role} role"
+                            + ("" if user.structures is None else
+                               ", without a panel restricted to structures"))
         try:
             selection = parse_selection(request.query_params, clock())
         except FilterError as exc:
             return PlainTextResponse(str(exc), status_code=400)
+        scope = _scope(user, selection)
+        facts = menus.get()
         panels = [_panel_spec(p, board, catalogue[p.indicator], selection, lang)
-                  for p in board.panels]
+                  for p in visible]
         switch = "fr" if lang == "en" else "en"
         return templates.TemplateResponse(request, "dashboard.html", {
             "lang": lang, "user": user, "nav": _nav(user, lang), "board": board,
             "title": getattr(board.title, lang), "selection": selection,
-            "periods": PERIODS, "options": options.get(), "panels": panels, "k": k,
+            "periods": PERIODS, "options": facts.menus(scope, lang), "panels": panels, "k": k,
+            "scope": None if user.structures is None else
+            [facts.structure_label(c) for c in sorted(user.structures)],
             "switch_url": f"/dashboards/{board.id}?{selection.query(lang=switch)}",
             "switch_label": text("switch", lang),
         })
@@ -317,9 +338,10 @@ def create_app(
         indicator = catalogue.get(indicator_id)
         if indicator is None:
             raise _NotFound(f"no indicator {indicator_id!r}")
-        if indicator_id not in indicators_for(user.role, boards, catalogue):
+        if indicator_id not in _readable(user):
             raise Forbidden(f"the indicator {indicator_id!r} is not available to the "
-                            f"{user.role} role")
+                            f"{user.role} role" + ("" if user.structures is None else
+                                                   " restricted to structures"))
         return indicator
 
     @app.exception_handler(_NotFound)
@@ -330,14 +352,16 @@ def create_app(
              summary="The indicators this user may read")
     def api_list(user: CurrentUser, lang: str = "fr") -> list[dict[str, Any]]:
         language = lang_of(lang)
-        readable = indicators_for(user.role, boards, catalogue)
-        return [describe(catalogue[i], language) for i in sorted(readable)]
+        return [describe(catalogue[i], language) for i in sorted(_readable(user))]
 
-    def _result(indicator_id: str, user: User, request: Request) -> tuple[Indicator, Any]:
+    def _result(indicator_id: str, user: User, request: Request
+                ) -> tuple[Indicator, Filters, frozenset[str] | None, pa.Table]:
         indicator = _indicator(indicator_id, user)
         selection = parse_selection(request.query_params, clock(), default="all")
+        scope = _scope(user, selection)
         filters = selection.filters()
-        return indicator, (filters, published(lake, indicator, filters, k))
+        return indicator, filters, scope, published(lake, indicator, filters, k,
+                                                    structures=scope)
 
     @app.get("/api/indicators/{indicator_id}.csv", tags=["indicators"],
              summary="One indicator's published rows as CSV",
@@ -348,7 +372,7 @@ def create_app(
                 structure: TextQuery = None, etape: TextQuery = None, zone: TextQuery = None,
                 device: TextQuery = None) -> Response:
         try:
-            indicator, (_, table) = _result(indicator_id, user, request)
+            indicator, _, _, table = _result(indicator_id, user, request)
         except (FilterError, IndicatorError) as exc:
             return JSONResponse({"detail": str(exc)}, status_code=400)
         name = f"vigie-{indicator.id}-{clock().isoformat()}.csv"
@@ -371,10 +395,11 @@ def create_app(
                       lang: Annotated[str, Query(description="fr or en")] = "fr",
                       ) -> Response:
         try:
-            indicator, (filters, table) = _result(indicator_id, user, request)
+            indicator, filters, scope, table = _result(indicator_id, user, request)
         except (FilterError, IndicatorError) as exc:
             return JSONResponse({"detail": str(exc)}, status_code=400)
-        return JSONResponse(payload(table, indicator, filters, k, lang_of(lang)))
+        return JSONResponse(payload(table, indicator, filters, k, lang_of(lang),
+                                    structures=scope))
 
     # -- static files and API documentation ----------------------------------------------
 

@@ -80,7 +80,12 @@ def serve(
 @account_app.command("add")
 def account_add(
     user: Annotated[str, typer.Argument(help="The user name (login).")],
-    role: Annotated[Role, typer.Option(help="viewer, manager or admin.")] = "viewer",
+    role: Annotated[Role | None, typer.Option(
+        help="viewer, manager or admin; without it, the role of the user's directory groups "
+             "(web.group_roles), else viewer.")] = None,
+    structure: Annotated[list[str] | None, typer.Option(
+        "--structure", help="A structure code a manager is restricted to, with its "
+                            "sub-structures (repeatable).")] = None,
     config: ConfigOption = Path("vigie.toml"),
     accounts: AccountsOption = None,
     password_stdin: Annotated[bool, typer.Option(
@@ -92,6 +97,7 @@ def account_add(
     """Adds a user (or changes its password and role); the password is stored as scrypt.
 
     Example:  [bold]vigie web account add alice --role admin -c /etc/vigie/vigie.toml[/]
+    Example:  [bold]vigie web account add marc --role manager --structure UFRST[/]
     """
     if no_password:
         password: str | None = None
@@ -104,11 +110,18 @@ def account_add(
     if password is not None and len(password) < 8:
         raise _fail(ValueError("use a password of at least 8 characters"))
     path = _accounts_path(config, accounts)
+    structures = tuple(structure or ())
     try:
-        write_account(path, user, password, role)
+        write_account(path, user, password, role, structures)
     except VigieError as exc:
         raise _fail(exc) from None
-    console.print(f"{user} ({role}) saved in {path}.")
+    console.print(f"{user} ({_role_text(role, structures)}) saved in {path}.")
+
+
+def _role_text(role: Role | None, structures: tuple[str, ...]) -> str:
+    if role is None:
+        return "role from directory groups, else viewer"
+    return f"{role} of {', '.join(structures)}" if structures else role
 
 
 @account_app.command("list")
@@ -124,5 +137,6 @@ def account_list(config: ConfigOption = Path("vigie.toml"),
         raise _fail(exc) from None
     table = Table("user", "role", "password")
     for account in sorted(found.values(), key=lambda a: a.user):
-        table.add_row(account.user, account.role, "yes" if account.password else "no (proxy)")
+        table.add_row(account.user, _role_text(account.role, account.structures),
+                      "yes" if account.password else "no (proxy)")
     console.print(table)

@@ -8,6 +8,7 @@ a measure or a dimension is an error naming the dashboard and the panel, never a
 Access rule (documented in docs/web.md): roles are ordered viewer < manager < admin; a dashboard
 declares the least role that may open it (default viewer). An indicator is readable through the
 API by a role when it appears in a dashboard that role may open; admins read every indicator.
+A manager restricted to structures reads only the indicators that can be filtered by structure.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ import tomllib
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from vigie.config import Role
 from vigie.errors import VigieError
 from vigie.indicators.catalogue import Indicator, Text
 
@@ -34,9 +36,8 @@ __all__ = [
     "load_dashboards",
 ]
 
-Role = Literal["viewer", "manager", "admin"]
 #: Roles from the least to the most privileged.
-ROLES: tuple[Role, ...] = ("viewer", "manager", "admin")
+ROLES: tuple[Role, ...] = get_args(Role)
 PanelChart = Literal["bar", "stacked_bar", "line", "heatmap", "table"]
 
 
@@ -136,9 +137,18 @@ def load_dashboards(catalogue: Mapping[str, Indicator],
 
 
 def indicators_for(role: Role, dashboards: Mapping[str, Dashboard],
-                   catalogue: Mapping[str, Indicator]) -> set[str]:
-    """The indicator ids `role` may read: those of its dashboards; admins read all."""
+                   catalogue: Mapping[str, Indicator], *, restricted: bool = False) -> set[str]:
+    """The indicator ids `role` may read: those of its dashboards; admins read all.
+
+    `restricted` (a manager restricted to structures) keeps only the indicators with a
+    `structure` filter: the others (ingestion quarantine, data quality per source) count the
+    whole institution, which such a manager may not see.
+    """
     if role == "admin":
-        return set(catalogue)
-    return {p.indicator for d in dashboards.values() if allowed(role, d.role)
-            for p in d.panels}
+        readable = set(catalogue)
+    else:
+        readable = {p.indicator for d in dashboards.values() if allowed(role, d.role)
+                    for p in d.panels}
+    if restricted:
+        readable = {i for i in readable if "structure" in catalogue[i].meta.filters}
+    return readable

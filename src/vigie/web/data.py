@@ -1,9 +1,10 @@
 """Published indicator results as JSON and CSV, the only data the web application sends.
 
 Why one function for both the API and the charts: the browser draws exactly what the API
-returns, which is `publish_selection`'s suppressed table; nothing is computed from the lake on
-the way. Rows keep the `<column>_suppressed` flags; `text` gives the same rows formatted for
-a reader (French through `render_fr`: `2 898`, `10,7 %`, `< 5`).
+returns, which is `publish`'s suppressed table; nothing is computed from the lake on the way.
+Rows keep the `<column>_suppressed` flags; `text` gives the same rows formatted for a reader
+(French through `render_fr`: `2 898`, `10,7 %`, `< 5`). For a manager restricted to structures,
+the lake connection itself only holds those structures' rows (`vigie.web.scope`).
 """
 
 from __future__ import annotations
@@ -17,18 +18,24 @@ from typing import Any
 import pyarrow as pa
 
 from vigie.indicators.catalogue import SUPPRESSED_SUFFIX, Indicator
+from vigie.indicators.engine import publish
 from vigie.indicators.filters import Filters
 from vigie.indicators.privacy import render_fr
-from vigie.indicators.runner import publish_selection
+from vigie.warehouse.query import connect
 from vigie.web.i18n import VALUE_LABELS, Lang, format_cell
+from vigie.web.scope import restrict
 
 __all__ = ["describe", "payload", "published", "to_csv"]
 
 
-def published(lake: Path, indicator: Indicator, filters: Filters, k: int) -> pa.Table:
-    """The suppressed result of one indicator (an error for a filter it does not declare)."""
-    ((_, table),) = publish_selection(lake, [indicator], filters, k=k)
-    return table
+def published(lake: Path, indicator: Indicator, filters: Filters, k: int, *,
+              structures: frozenset[str] | None = None) -> pa.Table:
+    """The suppressed result of one indicator (an error for a filter it does not declare),
+    computed on the rows of `structures` only when given."""
+    con = connect(lake)
+    if structures is not None:
+        restrict(con, structures)
+    return publish(indicator, con, filters, k=k)
 
 
 def _plain(value: Any) -> Any:
@@ -69,8 +76,8 @@ def describe(indicator: Indicator, lang: Lang) -> dict[str, Any]:
 
 
 def payload(table: pa.Table, indicator: Indicator, filters: Filters, k: int,
-            lang: Lang) -> dict[str, Any]:
-    """The JSON answer of `/api/indicators/{id}`."""
+            lang: Lang, *, structures: frozenset[str] | None = None) -> dict[str, Any]:
+    """The JSON answer of `/api/indicators/{id}` (`structures`: the restriction applied)."""
     idx = 1 if lang == "en" else 0
     values = {v for row in table.select(list(indicator.meta.dimensions)).to_pylist()
               for v in row.values() if isinstance(v, str)}
@@ -80,6 +87,7 @@ def payload(table: pa.Table, indicator: Indicator, filters: Filters, k: int,
         "lang": lang,
         "applied_filters": {k_: _plain(v) for k_, v in filters.model_dump().items()
                             if v is not None},
+        "restricted_to": None if structures is None else sorted(structures),
         "columns": table.column_names,
         "rows": [{c: _plain(v) for c, v in row.items()} for row in table.to_pylist()],
         "text": _text_rows(table, indicator, lang, k),
