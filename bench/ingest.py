@@ -6,11 +6,13 @@ Usage:
     python bench/ingest.py --lines 10000000 --files 10 --formats cas_servicestats  # 100 M lines
 
 For each format it generates N log lines (vectorized: 60,000 users with about 1.7 addresses
-each, half on campus, 2,000 distinct user agents, times over a month, a few malformed lines), then measures end to end — read, parse, enrich (zone, device,
-calendar, directory as-of join), pseudonymize, write Parquet — in a fresh process so that peak
-memory (max RSS) is the pipeline's own. The baseline, on a sample of the same file, does the same
-work the usual way: one `re.match` and one `strptime` per line, dict caches for pseudonyms,
-zones and devices, and one Parquet write at the end. It prints lines/s for both and the ratio.
+each, half on campus, 2,000 distinct user agents with two or so per person, times in order over
+a month as in a real log, a few malformed lines), then measures end to end — read, parse,
+enrich (zone, device, calendar, directory as-of join), pseudonymize, write Parquet — in a fresh
+process so that peak memory (max RSS) is the pipeline's own. The baseline, on a sample of the
+same file, does the same work the usual way: one `re.match` and one `strptime` per line, dict
+caches for pseudonyms, zones and devices, and one Parquet write at the end. It prints lines/s
+for both and the ratio.
 """
 
 from __future__ import annotations
@@ -79,10 +81,16 @@ def _text(numbers: np.ndarray, width: int = 0) -> pa.Array:
     return pc.utf8_lpad(out, width, "0") if width else out
 
 
-def generate(fmt: str, lines: int, seed: int) -> pa.Array:
-    """N lines of a format, built column-wise (no Python loop per line)."""
+def generate(fmt: str, lines: int, seed: int, span: tuple[float, float] = (0.0, 1.0)
+             ) -> pa.Array:
+    """N lines of a format, built column-wise (no Python loop per line).
+
+    The lines are in time order within `span`, the fraction of the month they cover: real log
+    files are written as events happen, so a block of lines covers a short stretch of time.
+    """
     rng = np.random.default_rng(seed)
-    seconds = rng.integers(0, 30 * 86400, lines)
+    start, end = (int(f * 30 * 86400) for f in span)
+    seconds = rng.integers(start, max(end, start + 1), lines)
     seconds.sort()
     stamp = np.datetime64("2026-03-01T00:00:00") + seconds.astype("timedelta64[s]")
     day = (stamp.astype("datetime64[D]") - np.datetime64("2026-03-01")).astype(int) + 1
@@ -99,8 +107,9 @@ def generate(fmt: str, lines: int, seed: int) -> pa.Array:
     sub = np.where(inside, np.array([10, 20, 40])[address % 3], address // 100 % 256)
     ip = pc.binary_join_element_wise(_text(net), _text(sub), _text(address // 256 % 256),
                                      _text(address % 256), ".")
-    # Real logs hold thousands of distinct user agents: vary the browsers' versions.
-    version = rng.integers(0, UA_VERSIONS, lines)
+    # Real logs hold thousands of distinct user agents (vary the browsers' versions), and a
+    # person keeps the same two or so devices: a computer mostly, a phone at times.
+    version = (person * 2 + (rng.random(lines) < 0.3)) % UA_VERSIONS
     agent = pc.binary_join_element_wise(
         _pick(AGENTS, version % len(AGENTS)), " v/", _text(version // len(AGENTS)), "")
     if fmt == "apache_combined":
@@ -127,17 +136,23 @@ def generate(fmt: str, lines: int, seed: int) -> pa.Array:
 BLOCK = 1_000_000
 
 
-def write_file(path: Path, fmt: str, lines: int, seed: int, first: str | None = None) -> None:
+def write_file(path: Path, fmt: str, lines: int, seed: int, first: str | None = None,
+               span: tuple[float, float] = (0.0, 1.0)) -> None:
     """Writes `lines` lines, generated and written by blocks (memory stays small).
 
-    Each file gets a distinct first line, as real files do (files are known by their start).
+    Each file gets a distinct first line, as real files do (files are known by their start),
+    and covers `span` of the month, its blocks one after the other.
     """
+    width = span[1] - span[0]
     with path.open("wb") as handle:
         if first is not None:
             handle.write(first.encode() + b"\n")
         for block, start in enumerate(range(0, lines, BLOCK)):
             text = pc.binary_join_element_wise(
-                generate(fmt, min(BLOCK, lines - start), seed=seed * 1000 + block), "\n", ""
+                generate(fmt, min(BLOCK, lines - start), seed=seed * 1000 + block,
+                         span=(span[0] + width * start / lines,
+                               span[0] + width * min(lines, start + BLOCK) / lines)),
+                "\n", ""
             ).cast(pa.large_string())
             offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)
             data = text.buffers()[2]
@@ -240,8 +255,9 @@ def main() -> None:
         (folder / "logs").mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
         for i in range(args.files):
-            write_file(folder / f"logs/part{i:03d}.log", fmt, args.lines, seed=1,
-                       first=f"# bench file {i}" if args.files > 1 else None)
+            write_file(folder / f"logs/part{i:03d}.log", fmt, args.lines, seed=1 + i,
+                       first=f"# bench file {i}" if args.files > 1 else None,
+                       span=(i / args.files, (i + 1) / args.files))
         size = sum(p.stat().st_size for p in (folder / "logs").iterdir())
         print(f"\n{fmt}: generated {size / 1e9:.2f} GB in {time.perf_counter() - t0:.1f} s")
         cfg = config(folder, fmt)

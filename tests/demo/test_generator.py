@@ -67,8 +67,8 @@ def parsed(config: Config) -> dict[str, pa.Table]:
                 chunks = read_chunks(file, offset=0, line_no=0, chunk_bytes=1 << 22)
                 lines = pa.concat_tables([c.lines for c in chunks])
             con.register("raw", lines)
-            sql = compiled.query("raw", timezone="Europe/Paris", reference=datetime.now(UTC))
-            table = con.sql(sql).to_arrow_table()
+            table = compiled.parse(con, "raw", timezone="Europe/Paris",
+                                   reference=datetime.now(UTC))
             rel = path.relative_to(config.base_dir).as_posix()
             tables.append(table.append_column("file", pa.array([rel] * table.num_rows)))
             con.close()
@@ -243,11 +243,11 @@ def test_demo_generator_reproduces_the_agimus_gaps(tmp_path: Path) -> None:
         )
         con = duckdb.connect()
         con.register("raw", lines)
-        sql = compile_format(spec).query(
-            "raw", timezone="Europe/Paris", reference=datetime.now(UTC)
-        )
+        con.register("parsed", compile_format(spec).parse(
+            con, "raw", timezone="Europe/Paris", reference=datetime.now(UTC)
+        ))
         rows += con.sql(
-            f"SELECT user, ip, user_agent, target FROM ({sql}) WHERE _reason IS NULL"
+            "SELECT user, ip, user_agent, target FROM parsed WHERE _reason IS NULL"
         ).fetchall()
     zones = ZonePlan(config.network).classify(pa.array([r[1] for r in rows])).to_pylist()
     hosts = [re.match(r"https?://([^/?]+)", r[3]).group(1).split(".")[0] for r in rows]  # type: ignore[union-attr]

@@ -22,9 +22,8 @@ def parse(spec: FormatSpec, lines: list[str | None], reference: datetime = REFER
         "byte_offset": pa.array([0] * len(lines), pa.int64()),
         "line": pa.array(lines, pa.string()),
     }))
-    sql = compile_format(spec).query("raw", timezone="Europe/Paris", reference=reference)
-    result = con.sql(sql + " ORDER BY line_no")
-    return [dict(zip(result.columns, row, strict=True)) for row in result.fetchall()]
+    parsed = compile_format(spec).parse(con, "raw", timezone="Europe/Paris", reference=reference)
+    return parsed.sort_by("line_no").to_pylist()
 
 
 def test_sources_compile_template_regex_stops_at_next_literal() -> None:

@@ -96,9 +96,8 @@ def parse(
         "byte_offset": pa.array([0] * len(lines), pa.int64()),
         "line": pa.array(list(lines), pa.string()),
     }))
-    sql = compile_format(spec).query("raw", timezone=timezone, reference=reference)
-    result = con.sql(sql + " ORDER BY line_no")
-    return [dict(zip(result.columns, row, strict=True)) for row in result.fetchall()]
+    parsed = compile_format(spec).parse(con, "raw", timezone=timezone, reference=reference)
+    return parsed.sort_by("line_no").to_pylist()
 
 
 def sample(name: str) -> list[str]:

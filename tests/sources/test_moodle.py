@@ -364,8 +364,8 @@ def test_format_maps_the_reader_columns(loaded: tuple[Postgres, list[tuple[Any, 
     table = pa.concat_tables(read_all(server)[0])
     con = duckdb.connect()
     con.register("rel", table)
-    query = compiled.query("rel", timezone="Europe/Paris", reference=datetime.now(UTC))
-    out = con.sql(f"SELECT * FROM ({query}) ORDER BY line_no").to_arrow_table().to_pylist()
+    parsed = compiled.parse(con, "rel", timezone="Europe/Paris", reference=datetime.now(UTC))
+    out = parsed.sort_by("line_no").to_pylist()
     src = {r["line_no"]: r for r in table.to_pylist()}
     assert len(out) == table.num_rows
     for event in out:
@@ -389,8 +389,9 @@ def test_format_on_the_csv_reader_output() -> None:
     compiled = compile_format(builtin_formats()["moodle_logstore"])
     con = duckdb.connect()
     con.register("rel", rows)
-    query = compiled.query("rel", timezone="Europe/Paris", reference=datetime.now(UTC))
-    out = con.sql(f"SELECT line_no, user, action, target FROM ({query}) ORDER BY line_no")
+    con.register("parsed", compiled.parse(con, "rel", timezone="Europe/Paris",
+                                          reference=datetime.now(UTC)))
+    out = con.sql("SELECT line_no, user, action, target FROM parsed ORDER BY line_no")
     assert out.fetchall() == [
         (2, "etu3", "user_loggedin", "core/0"),
         (3, "etu3", "course_viewed", "core/12"),

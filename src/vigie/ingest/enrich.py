@@ -72,8 +72,6 @@ class Lookup:
         self.name = name
         self._compute = compute
         self._lock = threading.Lock()
-        self._keys: set[object] = set()
-        self._parts: list[pa.Table] = []
         self.table: pa.Table | None = None
 
     def empty(self, keys: pa.Array) -> pa.Table:
@@ -81,16 +79,20 @@ class Lookup:
         return self._compute(keys.slice(0, 0))
 
     def add(self, keys: pa.Array) -> None:
-        """Computes and remembers the keys not known yet."""
+        """Computes and remembers the keys not known yet (`keys` distinct, without NULL)."""
+        known = self.table
+        if known is not None and len(keys):
+            keys = keys.filter(pc.invert(pc.is_in(keys, value_set=known.column(0))))
+        if not len(keys):
+            return
         computed = self._compute(keys)
-        with self._lock:
-            fresh = [k not in self._keys for k in computed.column(0).to_pylist()]
-            computed = computed.filter(pa.array(fresh))
+        with self._lock:  # another thread may have added some of them meanwhile
+            if self.table is not None and self.table is not known:
+                computed = computed.filter(pc.invert(pc.is_in(
+                    computed.column(0), value_set=self.table.column(0))))
             if computed.num_rows:
-                self._keys.update(computed.column(0).to_pylist())
-                self._parts.append(computed)
-                self.table = pa.concat_tables(self._parts).combine_chunks()
-                self._parts = [self.table]
+                parts = [computed] if self.table is None else [self.table, computed]
+                self.table = pa.concat_tables(parts).combine_chunks()
 
 
 @dataclass
@@ -129,37 +131,28 @@ class Enricher:
         snapshots = self.con.sql("SELECT count(DISTINCT valid_from) FROM people").fetchall()
         self._asof = snapshots[0][0] > 1
 
-    def _lookup(self, lookup: Lookup, key: str, values: str, parsed: str) -> None:
-        """Registers `lookup` for this chunk, computing only the keys it has not seen yet."""
-        # `_key` cannot be confused with a column of the lookup (a bare `ip` would be).
-        seen = f"SELECT {values} AS _key FROM {parsed} WHERE _reason IS NULL"
-        if lookup.table is not None:
-            self.con.register(lookup.name, lookup.table)
-            new = self.con.sql(
-                f"SELECT DISTINCT n._key FROM ({seen}) n ANTI JOIN {lookup.name} d "
-                f"ON d.{key} = n._key WHERE n._key IS NOT NULL"
-            )
-        else:
-            new = self.con.sql(f"SELECT DISTINCT _key FROM ({seen}) WHERE _key IS NOT NULL")
-        keys = new.to_arrow_table().column("_key").combine_chunks()
-        if len(keys):
-            lookup.add(keys)
-        if lookup.table is not None:
-            self.con.register(lookup.name, lookup.table)
-        else:  # nothing at all yet: an empty table of the right shape
-            self.con.register(lookup.name, lookup.empty(keys))
+    def _register(self, lookup: Lookup, keys: pa.Array) -> None:
+        """Adds `keys` (distinct) to `lookup`, then registers its table for this chunk's join."""
+        lookup.add(keys.drop_null())
+        # Nothing at all yet: an empty table of the right shape.
+        self.con.register(lookup.name, lookup.table if lookup.table is not None
+                          else lookup.empty(keys))
 
-    def prepare_dimensions(self, parsed: str) -> None:
+    def prepare_dimensions(self, parsed: pa.Table) -> None:
         """Builds the per-chunk lookup tables from the distinct values of `parsed`.
 
-        `parsed` has the parsed fields and `_local`, the local time (computed once per row: a
-        time zone conversion is one of the costlier operations per row).
+        `parsed` has the parsed fields and, computed once per row, `_local` (the local time:
+        a time zone conversion is one of the costlier operations per row), `_day` and `_ukey`
+        (the login as pseudonymized). Arrow finds the distinct values of each key in place
+        (those of quarantined lines too: harmless, they are never stored).
         """
         dims = self.dimensions
-        self._lookup(dims.users, "user", "lower(trim(user))", parsed)
-        self._lookup(dims.zones, "ip", "ip", parsed)
-        self._lookup(dims.agents, "user_agent", "coalesce(user_agent, '')", parsed)
-        self._lookup(dims.days, "date", "_local::DATE", parsed)
+        for lookup, column in ((dims.users, "_ukey"), (dims.zones, "ip"),
+                               (dims.agents, "user_agent"), (dims.days, "_day")):
+            values = parsed.column(column)
+            if column == "user_agent":  # no user agent is classified as the empty one
+                values = values.fill_null("")
+            self._register(lookup, pc.unique(values))
 
     def events_sql(self, parsed: str, *, service: str, source: str, format_name: str) -> str:
         """The SELECT of canonical event rows for the good records of `parsed`."""
@@ -181,10 +174,10 @@ SELECT
   d.weekday, hour(e._local)::TINYINT AS hour,
   d.is_public_holiday, d.is_school_holiday, d.academic_year, d.month
 FROM (
-  SELECT g.*, g._local::DATE AS _day, coalesce(u.user_pseudo, t.user_pseudo) AS _pseudo,
+  SELECT g.*, coalesce(u.user_pseudo, t.user_pseudo) AS _pseudo,
     {HOST_SQL if "_host" in service else "NULL"} AS _host
   FROM {parsed} g
-  LEFT JOIN dim_user u ON u.user = lower(trim(g.user))
+  LEFT JOIN dim_user u ON u.user = g._ukey
   LEFT JOIN traces t ON t.trace = g.trace
   WHERE g._reason IS NULL
 ) e

@@ -19,7 +19,7 @@ from vigie.warehouse.lake import FileState, Lake, Transaction
 __all__ = ["IN_FLIGHT", "ingest_file"]
 
 #: Chunks of one file processed at once (reading and DuckDB overlap on two cores).
-IN_FLIGHT = 2
+IN_FLIGHT = 3
 
 
 

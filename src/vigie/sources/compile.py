@@ -2,8 +2,9 @@
 
 This is where a log line becomes fields. The generated query reads a relation of raw lines
 (`line_no`, `byte_offset`, `line`; `line` is NULL when the bytes were not valid text) and
-returns one row per record with the canonical fields, the parsed timestamp `ts` and `_reason`,
-which is NULL for a good record and says why otherwise (the quarantine keeps it).
+`CompiledFormat.parse` returns one row per record with the canonical fields, the parsed
+timestamp `ts` and `_reason`, which is NULL for a good record and says why otherwise (the
+quarantine keeps it).
 
 Templates are cut with a regular expression derived from them; when the template declares a
 `split` character, the common case is cut with `string_split` instead (about ten times faster
@@ -17,6 +18,10 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from vigie.errors import FormatError
 from vigie.sources.spec import CANONICAL_FIELDS, FormatSpec
@@ -34,6 +39,11 @@ _JAVA_GMT_OFFSET = r"' GMT([+-]\d\d):?(\d\d) '"
 def sql_str(value: str) -> str:
     """A SQL string literal."""
     return "'" + value.replace("'", "''") + "'"
+
+
+def repr_name(name: str) -> str:
+    """A SQL identifier, quoted."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _pieces(template: str) -> list[tuple[str, str | None]]:
@@ -72,28 +82,53 @@ def template_regex(template: str, *, anchored_end: bool = False) -> str:
 
 @dataclass(frozen=True)
 class CompiledFormat:
-    """The SQL of a format, ready to run on a relation of raw lines."""
+    """The SQL of a format, ready to parse a relation of raw lines.
+
+    Parsing runs in two steps. `sql` cuts the records into fields and keeps the time as text
+    (`_time_raw`); `time_sql` reads each *distinct* time text once. Log lines are written as
+    events happen, so a chunk holds several lines per second: reading times once per distinct
+    value, with the time zone conversions that go with them, costs a fraction of once per line.
+    """
 
     spec: FormatSpec
     sql: str
+    time_sql: str
 
-    def query(self, relation: str, *, timezone: str, reference: datetime) -> str:
-        """The final query over `relation` (a table or view name of raw lines).
+    def parse(self, con: duckdb.DuckDBPyConnection, relation: str, *, timezone: str,
+              reference: datetime) -> pa.Table:
+        """Parses `relation` (a table or view of raw lines) into one row per record.
 
-        `reference` is when the source was last written (a file's modification time): it gives
-        the year of formats that have none.
+        The rows have `line_no`, `byte_offset`, the canonical fields, `ts` (TIMESTAMPTZ),
+        `_local` and `_day` (local time and date in `timezone`) and `_reason`, NULL for a good
+        record. `reference` is when the source was last written (a file's modification
+        time): it gives the year of formats that have none.
         """
-        return (
-            self.sql.replace("__RELATION__", relation)
-            .replace("__TZ__", sql_str(timezone))
+        fields = con.sql(self.sql.replace("__RELATION__", relation)).to_arrow_table()
+        raw = fields.column("_time_raw")
+        con.register("_vigie_times", pa.table({"_time_raw": pc.unique(raw).drop_null()}))
+        times = con.sql(
+            self.time_sql.replace("__TZ__", sql_str(timezone))
             .replace("__YEAR__", str(reference.year))
             .replace("__REFERENCE__", str(reference.timestamp()))
-        )
+        ).to_arrow_table()
+        con.unregister("_vigie_times")
+        index = pc.index_in(raw, value_set=times.column("_time_raw"))
+        ts = _microseconds(times.column("ts")).take(index)
+        reason = fields.column("_reason")
+        unreadable = pc.and_(pc.is_null(reason), pc.is_null(ts))
+        reason = pc.if_else(unreadable, f"unreadable time (expected {self.spec.time_format})",
+                            reason)
+        fields = fields.drop_columns(["_time_raw", "_reason"])
+        return fields.append_column("ts", ts).append_column(
+            "_local", _microseconds(times.column("_local")).take(index)).append_column(
+            "_day", times.column("_day").take(index)).append_column("_reason", reason)
 
 
-def _struct(names: list[str], values: list[str]) -> str:
-    pairs = ", ".join(f'"{n}" := {v}' for n, v in zip(names, values, strict=True))
-    return f"struct_pack({pairs})"
+def _microseconds(times: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Times in microseconds, as the lake keeps them (nanoseconds, `%n`, are truncated)."""
+    if pa.types.is_timestamp(times.type) and times.type.unit == "ns":
+        return times.cast(pa.timestamp("us", times.type.tz), safe=False)
+    return times
 
 
 def _regex_struct(text: str, pattern: str, names: list[str]) -> str:
@@ -116,8 +151,9 @@ def _single_separator(segment: str) -> str | None:
 
 def _split_fast_path(
     template: str, sep: str, names: list[str], needed: set[str]
-) -> tuple[list[str], str, str]:
-    """(extra columns, condition, struct) cutting a template on one separator, mostly without regex.
+) -> tuple[list[str], str, dict[str, str]]:
+    """(extra columns, condition, field expressions) cutting a template on one separator, mostly
+    without regex.
 
     Each segment between separators is pure literal text, one field (possibly between a literal
     prefix and suffix: cut by position), or several fields (cut by a short regex on that segment
@@ -165,32 +201,31 @@ def _split_fast_path(
     missing = [nm for nm in names if nm not in values]
     if missing:
         raise FormatError(f"template field(s) {missing} straddle the split character {sep!r}")
-    return columns, " AND ".join(conditions), _struct(
-        names, [values[nm] if nm in needed else "NULL::VARCHAR" for nm in names]
-    )
+    return columns, " AND ".join(conditions), {
+        nm: values[nm] if nm in needed else "NULL::VARCHAR" for nm in names}
 
 
-def _cut(spec: FormatSpec, needed: set[str]) -> tuple[str, str]:
-    """(source relation SQL, expression of the struct `_m`, NULL when the record does not match).
+def _cut(spec: FormatSpec, needed: set[str]) -> tuple[str, str, dict[str, str]]:
+    """(source relation SQL, condition that the record matched, expression of each field).
 
-    Fields not in `needed` are not cut out of the line by the fast path (they stay NULL).
+    Fields not in `needed` are not cut out of the line by the fast path (they stay NULL). Each
+    field is its own expression (no intermediate struct): the fast path's cheap string
+    functions for the lines of the expected shape, the regular expression for the others only.
     """
     names = spec.field_names
     if not names:
         raise FormatError(f"format {spec.name!r} declares no field")
-    source = "SELECT line_no, byte_offset, line, line IS NOT NULL AS _text_ok FROM __RELATION__"
+    lines = "SELECT line_no, byte_offset, line, line IS NOT NULL AS _text_ok FROM __RELATION__"
     if spec.kind == "json":
         # All paths in one call: the document is parsed once per line, not once per field.
         paths = ", ".join(sql_str(path) for path in spec.extract.values())
         source = (f"SELECT *, CASE WHEN json_valid(line) THEN json_extract_string(line, [{paths}]) "
-                  "END AS _j FROM (SELECT line_no, byte_offset, line, line IS NOT NULL AS _text_ok "
-                  "FROM __RELATION__)")
-        values = [f"_j[{i}]" for i in range(1, len(names) + 1)]
-        return source, f"CASE WHEN _j IS NOT NULL THEN {_struct(names, values)} END"
+                  f"END AS _j FROM ({lines})")
+        return source, "_j IS NOT NULL", {n: f"_j[{i}]" for i, n in enumerate(names, start=1)}
     pattern = spec.pattern or template_regex(spec.template or "")
     if spec.kind == "multiline":
         assert spec.record_start
-        source = (
+        lines = (
             "SELECT min(line_no) AS line_no, min(byte_offset) AS byte_offset, "
             "string_agg(coalesce(line, ''), chr(10) ORDER BY line_no) AS line, "
             "bool_and(line IS NOT NULL) AS _text_ok FROM ("
@@ -200,20 +235,21 @@ def _cut(spec: FormatSpec, needed: set[str]) -> tuple[str, str]:
             ") GROUP BY _record"
         )
         pattern = "(?s)" + pattern
-    slow = (
-        f"CASE WHEN regexp_matches(line, {sql_str(pattern)}) "
-        f"THEN {_regex_struct('line', pattern, names)} END"
-    )
+    regex = (f"CASE WHEN regexp_matches(line, {sql_str(pattern)}) "
+             f"THEN {_regex_struct('line', pattern, names)} END")
+    slow = {n: f'_r."{n}"' for n in names}
     if not (spec.template and spec.split):
-        return source, slow
+        return f"SELECT *, {regex} AS _r FROM ({lines})", "_r IS NOT NULL", slow
     columns, fast_ok, fast = _split_fast_path(spec.template, spec.split, names, needed)
     source = (
-        f"SELECT *, {fast_ok} AS _fast FROM ("
+        f"SELECT *, CASE WHEN NOT _fast THEN {regex} END AS _r FROM ("
+        f"SELECT *, coalesce({fast_ok}, false) AS _fast FROM ("
         "SELECT *" + "".join(", " + c for c in columns) + " FROM ("
         "SELECT line_no, byte_offset, line, line IS NOT NULL AS _text_ok, "
-        f"string_split(line, {sql_str(spec.split)}) AS _p FROM __RELATION__))"
+        f"string_split(line, {sql_str(spec.split)}) AS _p FROM __RELATION__)))"
     )
-    return source, f"CASE WHEN _fast THEN {fast} ELSE {slow} END"
+    return source, "(_fast OR _r IS NOT NULL)", {
+        n: f"CASE WHEN _fast THEN {fast[n]} ELSE {slow[n]} END" for n in names}
 
 
 def _formats(fmt: str) -> str:
@@ -222,14 +258,13 @@ def _formats(fmt: str) -> str:
     return sql_str(fmt) if bare == fmt else f"[{sql_str(fmt)}, {sql_str(bare)}]"
 
 
-def _time_expr(spec: FormatSpec) -> str:
-    """SQL turning the time field into TIMESTAMPTZ (NULL when it cannot be read).
+def _time_expr(spec: FormatSpec, raw: str) -> str:
+    """SQL turning the time text `raw` into TIMESTAMPTZ (NULL when it cannot be read).
 
     Several readings may be tried in turn (`coalesce` evaluates a later one only for the rows
     the earlier ones could not read): the common form first, rarer ones after.
     """
     fmt = spec.time_format
-    raw = f'_m."{spec.time_field}"' if spec.kind != "table" else f'"{spec.time_field}"'
     if fmt == "epoch":
         return f"to_timestamp(TRY_CAST({raw} AS DOUBLE))"
     zone = sql_str(spec.timezone) if spec.timezone else "__TZ__"
@@ -284,7 +319,7 @@ def compile_format(spec: FormatSpec, *, omit: frozenset[str] = frozenset()) -> C
     Canonical fields in `omit` are left NULL: a source that does not route needs no `target`,
     an installation without CAS trace files no `trace`, and not computing them saves time.
     """
-    mapped = {name: f"_m.\"{name}\"" for name in spec.field_names if name in CANONICAL_FIELDS}
+    mapped = {name: repr_name(name) for name in spec.field_names if name in CANONICAL_FIELDS}
     if spec.kind == "table":
         mapped = {}
     for name, expr in spec.fields.items():
@@ -294,35 +329,36 @@ def compile_format(spec: FormatSpec, *, omit: frozenset[str] = frozenset()) -> C
     canon = ",\n  ".join(
         f"CAST({mapped.get(f, 'NULL')} AS VARCHAR) AS {f}" for f in CANONICAL_FIELDS
     )
+    time_sql = (
+        "SELECT _time_raw, ts, _local, _local::DATE AS _day FROM ("
+        "SELECT *, timezone(__TZ__, ts) AS _local FROM ("
+        f"SELECT _time_raw, {_time_expr(spec, '_time_raw')} AS ts FROM _vigie_times))"
+    )
     if spec.kind == "table":
         # Already columns (a database table or CSV export): no cutting, no quarantine by shape.
         sql = (
-            f"SELECT line_no, byte_offset, {_time_expr(spec)} AS ts,\n  {canon},\n"
-            "  CASE WHEN ts IS NULL THEN 'unreadable time' END AS _reason\n"
-            "FROM __RELATION__"
+            f"SELECT line_no, byte_offset, {repr_name(spec.time_field)} AS _time_raw,\n"
+            f"  {canon},\n  NULL::VARCHAR AS _reason\nFROM __RELATION__"
         )
-        return CompiledFormat(spec, sql)
-    source, struct = _cut(spec, _referenced(spec, mapped.values()))
-    # Field expressions refer to cut fields by bare name: expose them as columns of `_m`.
-    field_cols = ", ".join(f'_m."{n}" AS "{n}"' for n in spec.field_names)
+        return CompiledFormat(spec, sql, time_sql)
+    source, matched, fields = _cut(spec, _referenced(spec, mapped.values()))
+    # Field expressions refer to cut fields by bare name: each is a column of `_fields`.
+    field_cols = ", ".join(f"{expr} AS {repr_name(n)}" for n, expr in fields.items())
     sql = f"""
-WITH _src AS ({source}),
-_cut AS (
-  SELECT line_no, byte_offset, _text_ok, CASE WHEN _text_ok THEN {struct} END AS _m
-  FROM _src
+WITH _fields AS (
+  SELECT line_no, byte_offset, _text_ok, {matched} AS _matched, {field_cols}
+  FROM ({source})
 ),
-_fields AS (SELECT *, {field_cols} FROM _cut),
 _mapped AS (
-  SELECT line_no, byte_offset, _text_ok, _m IS NOT NULL AS _matched,
-  {_time_expr(spec)} AS ts,
+  SELECT line_no, byte_offset, _text_ok, _matched,
+  {repr_name(spec.time_field)} AS _time_raw,
   {canon}
   FROM _fields
 )
 SELECT * EXCLUDE (_text_ok, _matched),
   CASE WHEN NOT _text_ok THEN 'not valid UTF-8 text (check the source encoding)'
        WHEN NOT _matched THEN 'does not match format {spec.name}'
-       WHEN ts IS NULL THEN {sql_str(f"unreadable time (expected {spec.time_format})")}
   END AS _reason
 FROM _mapped
 """
-    return CompiledFormat(spec, sql)
+    return CompiledFormat(spec, sql, time_sql)
