@@ -82,25 +82,19 @@ def snapshot_directory(
     return int(people.num_rows)
 
 
-def load_people(lake: Lake, con: duckdb.DuckDBPyConnection) -> None:
-    """Registers `people`: every snapshot with the date from which it is valid."""
+def load_people(lake: Lake, con: duckdb.DuckDBPyConnection) -> pa.Table:
+    """Every snapshot of the lake, with the date from which it is valid (`valid_from`)."""
     files = sorted(lake.table("directory").glob("snapshot_date=*/*.parquet"))
     if not files:
-        empty = pa.table(
+        return pa.table(
             {"user_pseudo": pa.array([], pa.string()), "valid_from": pa.array([], pa.date32())}
             | {c: pa.array([], pa.string()) for c in PEOPLE_COLUMNS[1:] if c != "affiliations"}
             | {"affiliations": pa.array([], pa.list_(pa.string()))}
         )
-        con.register("_no_people", empty)
-        con.execute("CREATE OR REPLACE TABLE people AS SELECT * FROM _no_people").fetchall()
-        con.unregister("_no_people")
-        return
-    # A table of the run's database (not a temporary one): every worker's cursor sees it.
-    con.execute(
-        "CREATE OR REPLACE TABLE people AS "
+    return con.sql(
         "SELECT * EXCLUDE (snapshot_date), "
         "CASE WHEN snapshot_date = min(snapshot_date) OVER () THEN DATE '0001-01-01' "
         "ELSE snapshot_date END AS valid_from "
         f"FROM read_parquet({[str(f) for f in files]}, hive_partitioning = true, "
         "hive_types = {'snapshot_date': DATE})"
-    )
+    ).to_arrow_table()

@@ -2,9 +2,9 @@
 
 Enrichment works on the *distinct* values of a chunk: each distinct login is pseudonymized
 once, each distinct IP placed in a zone once, each distinct user agent classified once, each
-distinct day looked up in the calendar once; the results are small tables that DuckDB joins
-back to the chunk in one vectorized query. Raw identifiers, IPs and user agents stop here: the
-SELECT that feeds the lake names only derived columns.
+distinct day looked up in the calendar once; the results are small tables whose rows are
+gathered back to every event with Arrow kernels. Raw identifiers, IPs and user agents stop
+here: the table that feeds the lake has only derived columns.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 
 import duckdb
 import pyarrow as pa
@@ -24,7 +25,7 @@ from vigie.referential.devices import classify_user_agents
 from vigie.referential.network import ZonePlan
 from vigie.sources.compile import sql_str
 
-__all__ = ["EVENT_COLUMNS", "Dimensions", "Enricher", "Lookup", "route_sql"]
+__all__ = ["EVENT_COLUMNS", "Dimensions", "Enricher", "Lookup", "People", "route_sql"]
 
 #: The canonical event, in storage order (documented in docs/events.md).
 EVENT_COLUMNS = (
@@ -68,15 +69,10 @@ class Lookup:
     it first, and added once.
     """
 
-    def __init__(self, name: str, compute: Callable[[pa.Array], pa.Table]) -> None:
-        self.name = name
+    def __init__(self, compute: Callable[[pa.Array], pa.Table]) -> None:
         self._compute = compute
         self._lock = threading.Lock()
         self.table: pa.Table | None = None
-
-    def empty(self, keys: pa.Array) -> pa.Table:
-        """The table with no row (its columns come from computing an empty key array)."""
-        return self._compute(keys.slice(0, 0))
 
     def add(self, keys: pa.Array) -> None:
         """Computes and remembers the keys not known yet (`keys` distinct, without NULL)."""
@@ -94,96 +90,191 @@ class Lookup:
                 parts = [computed] if self.table is None else [self.table, computed]
                 self.table = pa.concat_tables(parts).combine_chunks()
 
+    def match(self, values: pa.ChunkedArray) -> tuple[pa.Table, pa.Array]:
+        """The lookup's table, with every value's row in it (NULL for a NULL value).
+
+        Once a run has met most keys, a chunk costs one hash lookup per value; only the values
+        not found yet are computed and added.
+        """
+        table = self.table
+        if table is not None:
+            rows = pc.index_in(values, value_set=table.column(0))
+            if rows.null_count == values.null_count:
+                return table, rows
+            unknown = values.filter(pc.and_(pc.is_null(rows), pc.is_valid(values)))
+            self.add(pc.unique(unknown))
+        else:
+            self.add(pc.unique(values).drop_null())
+        # Still nothing at all (only NULL values): an empty table of the right shape.
+        table = self.table if self.table is not None else self._compute(
+            pa.array([], values.type))
+        return table, pc.index_in(values, value_set=table.column(0))
+
+
+class People:
+    """The pseudonymous directory snapshots of the lake, each valid from its date to the next.
+
+    An event takes the attributes of its person in the snapshot valid on its day: a person
+    absent from that snapshot is `unknown` that day, as they are absent from that day's
+    population (`population_daily`). The first snapshot also covers the days before it.
+    """
+
+    def __init__(self, table: pa.Table) -> None:
+        self.table = table.sort_by("valid_from")
+        starts = pc.unique(self.table.column("valid_from")).to_pylist()
+        counts = pc.value_counts(self.table.column("valid_from")).to_pylist()
+        sizes = {c["values"]: c["counts"] for c in counts}
+        self._snapshots: list[tuple[date, date | None, pa.Array, int]] = []
+        offset = 0
+        for i, start in enumerate(starts):
+            pseudos = self.table.column("user_pseudo").slice(offset, sizes[start])
+            end = starts[i + 1] if i + 1 < len(starts) else None
+            self._snapshots.append((start, end, pseudos.combine_chunks(), offset))
+            offset += sizes[start]
+
+    def rows(self, pseudo: pa.ChunkedArray | pa.Array, days: pa.ChunkedArray) -> pa.Array:
+        """Each event's row of `table` (NULL when its person is not in that day's snapshot)."""
+        found: pa.Array | pa.ChunkedArray = pa.nulls(len(pseudo), pa.int64())
+        if not self._snapshots or not len(pseudo):
+            return found
+        bounds = pc.min_max(days)
+        first, last = bounds["min"].as_py(), bounds["max"].as_py()
+        for start, end, pseudos, offset in self._snapshots:
+            if (end is not None and end <= first) or start > last:
+                continue  # not valid on any day of these events
+            rows = pc.add(pc.cast(pc.index_in(pseudo, value_set=pseudos), pa.int64()), offset)
+            if start <= first and (end is None or end > last):
+                return rows  # the usual case: one snapshot for every event
+            valid = pc.greater_equal(days, pa.scalar(start, pa.date32()))
+            if end is not None:
+                valid = pc.and_(valid, pc.less(days, pa.scalar(end, pa.date32())))
+            found = pc.if_else(valid, rows, found)
+        return found
+
 
 @dataclass
 class Dimensions:
-    """The lookups of one run, shared by every thread that enriches chunks."""
+    """What one run enriches with, shared by every thread that enriches chunks.
+
+    The lookups grow as new logins, addresses, user agents and days are met; the directory
+    snapshots (`people`) and the CAS traces (trace → pseudonym) are read once per run.
+    """
 
     users: Lookup
     zones: Lookup
     agents: Lookup
     days: Lookup
+    people: People
+    traces: pa.Table
 
     @classmethod
-    def create(cls, pseudonymizer: Pseudonymizer, zones: ZonePlan, school_zone: str,
-               ) -> Dimensions:
+    def create(cls, pseudonymizer: Pseudonymizer, zones: ZonePlan, school_zone: str, *,
+               people: pa.Table, traces: pa.Table) -> Dimensions:
         def calendar(dates: pa.Array) -> pa.Table:
             table = calendar_table(dates, school_zone=school_zone)
             return table.append_column("month", pc.strftime(table.column("date"), "%Y-%m"))
 
         return cls(
-            users=Lookup("dim_user", pseudonymizer.table),
-            zones=Lookup("dim_ip", lambda ips: pa.table({"ip": ips, "zone": zones.classify(ips)})),
-            agents=Lookup("dim_ua", classify_user_agents),
-            days=Lookup("dim_day", calendar),
+            users=Lookup(pseudonymizer.table),
+            zones=Lookup(lambda ips: pa.table({"ip": ips, "zone": zones.classify(ips)})),
+            agents=Lookup(classify_user_agents),
+            days=Lookup(calendar),
+            people=People(people),
+            traces=traces,
         )
 
 
 @dataclass
 class Enricher:
-    """Enriches chunks on one DuckDB connection (one per thread) with the run's dimensions."""
+    """Enriches chunks with the run's dimensions; one per thread, with its DuckDB cursor.
+
+    The chunk stays in Arrow: each key is matched to its lookup's row (`index_in`, a hash
+    lookup) and the derived columns are gathered (`take`) — no join result to build and
+    convert, which was most of the cost of enriching in SQL.
+    """
 
     con: duckdb.DuckDBPyConnection
     dimensions: Dimensions
 
-    def __post_init__(self) -> None:
-        # With a single directory snapshot (the usual case) an equality join does the as-of.
-        snapshots = self.con.sql("SELECT count(DISTINCT valid_from) FROM people").fetchall()
-        self._asof = snapshots[0][0] > 1
+    def _per_distinct(self, values: pa.ChunkedArray, query: str) -> pa.ChunkedArray:
+        """`query` (a SELECT of one column over `_vigie_values(value)`) once per distinct value.
 
-    def _register(self, lookup: Lookup, keys: pa.Array) -> None:
-        """Adds `keys` (distinct) to `lookup`, then registers its table for this chunk's join."""
-        lookup.add(keys.drop_null())
-        # Nothing at all yet: an empty table of the right shape.
-        self.con.register(lookup.name, lookup.table if lookup.table is not None
-                          else lookup.empty(keys))
-
-    def prepare_dimensions(self, parsed: pa.Table) -> None:
-        """Builds the per-chunk lookup tables from the distinct values of `parsed`.
-
-        `parsed` has the parsed fields and, computed once per row, `_local` (the local time:
-        a time zone conversion is one of the costlier operations per row), `_day` and `_ukey`
-        (the login as pseudonymized). Arrow finds the distinct values of each key in place
-        (those of quarantined lines too: harmless, they are never stored).
+        Expressions that only SQL says well (routing rules, lenient casts) cost one evaluation
+        per distinct value (few: services, statuses), then a gather per row.
         """
-        dims = self.dimensions
-        for lookup, column in ((dims.users, "_ukey"), (dims.zones, "ip"),
-                               (dims.agents, "user_agent"), (dims.days, "_day")):
-            values = parsed.column(column)
-            if column == "user_agent":  # no user agent is classified as the empty one
-                values = values.fill_null("")
-            self._register(lookup, pc.unique(values))
+        distinct = pc.unique(values)
+        self.con.register("_vigie_values", pa.table({"value": distinct}))
+        result = self.con.sql(query).to_arrow_table().column(0)
+        self.con.unregister("_vigie_values")
+        return result.take(pc.index_in(values, value_set=distinct))
 
-    def events_sql(self, parsed: str, *, service: str, source: str, format_name: str) -> str:
-        """The SELECT of canonical event rows for the good records of `parsed`."""
-        return f"""
-SELECT
-  e.ts,
-  d.date AS day,
-  {service} AS service,
-  {sql_str(source)} AS source,
-  {sql_str(format_name)} AS format,
-  e.action,
-  TRY_CAST(e.status AS INTEGER) AS status,
-  e._pseudo AS user_pseudo,
-  CASE WHEN e._pseudo IS NULL THEN 'anonymous' ELSE coalesce(p.population, 'unknown') END
-    AS population,
-  p.affiliations, p.structure, p.structure_label, p.etape, p.cursus_year,
-  coalesce(z.zone, 'unknown') AS zone,
-  coalesce(a.device, 'other') AS device, a.browser, a.os,
-  d.weekday, hour(e._local)::TINYINT AS hour,
-  d.is_public_holiday, d.is_school_holiday, d.academic_year, d.month
-FROM (
-  SELECT g.*, coalesce(u.user_pseudo, t.user_pseudo) AS _pseudo,
-    {HOST_SQL if "_host" in service else "NULL"} AS _host
-  FROM {parsed} g
-  LEFT JOIN dim_user u ON u.user = g._ukey
-  LEFT JOIN traces t ON t.trace = g.trace
-  WHERE g._reason IS NULL
-) e
-LEFT JOIN dim_ip z ON z.ip = e.ip
-LEFT JOIN dim_ua a ON a.user_agent = coalesce(e.user_agent, '')
-LEFT JOIN dim_day d ON d.date = e._day
-{"ASOF LEFT JOIN" if self._asof else "LEFT JOIN"} people p ON p.user_pseudo = e._pseudo
-  {"AND e._day >= p.valid_from" if self._asof else ""}
-"""
+    def _pseudonyms(self, good: pa.Table) -> pa.ChunkedArray | pa.Array:
+        """Each event's pseudonym: from its login, or else from its CAS trace cookie."""
+        users, rows = self.dimensions.users.match(good.column("_ukey"))
+        pseudo = users.column("user_pseudo").take(rows)
+        traces = self.dimensions.traces
+        if traces.num_rows and good.column("trace").null_count < good.num_rows:
+            traced = traces.column("user_pseudo").take(
+                pc.index_in(good.column("trace"), value_set=traces.column("trace")))
+            pseudo = pc.coalesce(pseudo, traced)
+        return pseudo
+
+    def events(self, parsed: pa.Table, *, service: str, source: str, format_name: str,
+               ) -> pa.Table:
+        """The canonical event rows (`EVENT_COLUMNS`) of the good records of `parsed`.
+
+        `parsed` has the parsed fields and `ts`, `_local`, `_day`, `_ukey` (the login as
+        pseudonymized) and `_reason`; `service` is the routing SQL (`route_sql`). Raw logins,
+        IPs and user agents stop here: none is a column of the result.
+        """
+        reason = parsed.column("_reason")
+        good = parsed if reason.null_count == parsed.num_rows else parsed.filter(
+            pc.is_null(reason))
+        size, dims = good.num_rows, self.dimensions
+        pseudo = self._pseudonyms(good)
+        person_rows = dims.people.rows(pseudo, good.column("_day"))
+        zones, zone_rows = dims.zones.match(good.column("ip"))
+        agents, agent_rows = dims.agents.match(good.column("user_agent").fill_null(""))
+        days, day_rows = dims.days.match(good.column("_day"))
+
+        def person(column: str) -> pa.Array:
+            return dims.people.table.column(column).take(person_rows)
+
+        def agent(column: str) -> pa.Array:
+            return agents.column(column).take(agent_rows)
+
+        def day(column: str) -> pa.Array:
+            return days.column(column).take(day_rows)
+
+        host = HOST_SQL if "_host" in service else "NULL"
+        columns = {
+            "ts": good.column("ts"),
+            "day": good.column("_day"),
+            "service": self._per_distinct(good.column("target"), (
+                f"SELECT {service} FROM (SELECT value AS target, {host} AS _host "
+                "FROM _vigie_values)")),
+            "source": pa.repeat(source, size),
+            "format": pa.repeat(format_name, size),
+            "action": good.column("action"),
+            "status": self._per_distinct(good.column("status"),
+                                         "SELECT TRY_CAST(value AS INTEGER) FROM _vigie_values"),
+            "user_pseudo": pseudo,
+            "population": pc.if_else(pc.is_null(pseudo), "anonymous",
+                                     pc.coalesce(person("population"), "unknown")),
+            "affiliations": person("affiliations"),
+            "structure": person("structure"),
+            "structure_label": person("structure_label"),
+            "etape": person("etape"),
+            "cursus_year": person("cursus_year"),
+            "zone": pc.coalesce(zones.column("zone").take(zone_rows), "unknown"),
+            "device": pc.coalesce(agent("device"), "other"),
+            "browser": agent("browser"),
+            "os": agent("os"),
+            "weekday": day("weekday"),
+            "hour": pc.cast(pc.hour(good.column("_local")), pa.int8()),
+            "is_public_holiday": day("is_public_holiday"),
+            "is_school_holiday": day("is_school_holiday"),
+            "academic_year": day("academic_year"),
+            "month": day("month"),
+        }
+        return pa.table({name: columns[name] for name in EVENT_COLUMNS})

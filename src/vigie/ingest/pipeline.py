@@ -80,13 +80,13 @@ def ingest(
                     # The directory being unreachable must not stop the logs: events are
                     # enriched with the latest snapshot already in the lake, and it is said.
                     report.directory_error = str(exc)
-            load_people(lake, con)
+            people = load_people(lake, con)
             for failed, error in ingest_traces(config, lake, con, pseudonymizer,
                                                chunk_bytes=config.vigie.chunk_mb << 20):
                 report.files.append(FileReport("cas traces", Path(failed), error=error))
-            load_traces(lake, con)
             dimensions = Dimensions.create(pseudonymizer, ZonePlan(config.network),
-                                           config.vigie.school_zone)
+                                           config.vigie.school_zone, people=people,
+                                           traces=load_traces(lake, con))
 
             def make_enricher(cursor: duckdb.DuckDBPyConnection) -> Enricher:
                 return Enricher(cursor, dimensions)

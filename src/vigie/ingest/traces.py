@@ -67,17 +67,13 @@ def ingest_traces(
     return errors
 
 
-def load_traces(lake: Lake, con: duckdb.DuckDBPyConnection) -> None:
-    """Registers `traces` (trace, user_pseudo), empty when there are none."""
+def load_traces(lake: Lake, con: duckdb.DuckDBPyConnection) -> pa.Table:
+    """(trace, user_pseudo), one row per trace, empty when there are none."""
     files = sorted(lake.table("traces").glob("*.parquet"))
     if not files:
-        con.register("_no_traces", pa.table({"trace": pa.array([], pa.string()),
-                                             "user_pseudo": pa.array([], pa.string())}))
-        con.execute("CREATE OR REPLACE TABLE traces AS SELECT * FROM _no_traces").fetchall()
-        con.unregister("_no_traces")
-        return
-    # A table of the run's database (not a temporary one): every worker's cursor sees it.
-    con.execute(
-        "CREATE OR REPLACE TABLE traces AS SELECT trace, any_value(user_pseudo) AS "
-        f"user_pseudo FROM read_parquet({[str(f) for f in files]}) GROUP BY trace"
-    ).fetchall()
+        return pa.table({"trace": pa.array([], pa.string()),
+                         "user_pseudo": pa.array([], pa.string())})
+    return con.sql(
+        "SELECT trace, any_value(user_pseudo) AS user_pseudo "
+        f"FROM read_parquet({[str(f) for f in files]}) GROUP BY trace"
+    ).to_arrow_table()
