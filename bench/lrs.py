@@ -2,13 +2,17 @@
 
 Usage:
     python bench/lrs.py                      # store of 10,000 statements
-    python bench/lrs.py --size 100000
+    python bench/lrs.py --size 100000 --clients 4
+    PGPASSWORD=… python bench/lrs.py --database postgresql://vigie@127.0.0.1/lrs_bench
 
 It starts a real server (uvicorn, one process) on a free 127.0.0.1 port, creates a tenant and a
 credential, then measures, over HTTP with keep-alive: POST of batches of 100 statements, single
 POSTs, and GET latency (p50/p95) of `verb`, `agent`, `activity` + `related_activities` and
 `since` queries once the store holds `--size` statements. Requests are bounded in number and
-time and go to loopback only. (The Ralph comparison the LRS issue asks for is not measured yet.)
+time and go to loopback only. With `--clients N`, N clients POST the batches in parallel.
+With `--database`, the LRS runs on that PostgreSQL database (empty, or holding no `bench`
+tenant; its password from libpq's PGPASSWORD or ~/.pgpass) instead of a temporary folder.
+(The Ralph comparison the LRS issue asks for is not measured yet.)
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import sys
 import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -71,15 +76,18 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=10_000, help="statements in the store")
     parser.add_argument("--singles", type=int, default=500, help="single POSTs to time")
     parser.add_argument("--gets", type=int, default=100, help="GETs per query kind")
+    parser.add_argument("--clients", type=int, default=1, help="parallel batch POSTers")
+    parser.add_argument("--database", help="PostgreSQL URI (default: a temporary folder)")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="vigie-lrs-bench-"))
-    vigie("lrs", "tenant", "add", "bench", "--root", str(root))
-    out = vigie("lrs", "credentials", "add", "bench", "--root", str(root), "--scope", "all")
+    storage = ["--database", args.database] if args.database else ["--root", str(root)]
+    vigie("lrs", "tenant", "add", "bench", *storage)
+    out = vigie("lrs", "credentials", "add", "bench", *storage, "--scope", "all")
     key = out.split("key:")[1].split()[0]
     secret = out.split("secret:")[1].split()[0]
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "vigie.cli", "lrs", "serve", "--root",
-                               str(root), "--port", str(port)], stderr=subprocess.DEVNULL)
+    server = subprocess.Popen([sys.executable, "-m", "vigie.cli", "lrs", "serve", *storage,
+                               "--port", str(port)], stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}/xAPI"
     try:
         with httpx.Client(auth=(key, secret), headers=HEADERS, timeout=30) as client:
@@ -93,11 +101,17 @@ def main() -> None:
                         raise
                     time.sleep(0.1)
             start = datetime(2026, 9, 1, tzinfo=UTC)
+            batches = [[statement(i, start) for i in range(first, min(first + 100, args.size))]
+                       for first in range(0, args.size, 100)]
+
+            def post_all(mine: list[list[dict[str, Any]]]) -> None:
+                with httpx.Client(auth=(key, secret), headers=HEADERS, timeout=60) as poster:
+                    for batch in mine:
+                        poster.post(f"{base}/statements", json=batch).raise_for_status()
+
             t0 = time.perf_counter()
-            for first in range(0, args.size, 100):
-                batch = [statement(i, start) for i in range(first, min(first + 100, args.size))]
-                response = client.post(f"{base}/statements", json=batch)
-                response.raise_for_status()
+            with ThreadPoolExecutor(args.clients) as pool:
+                list(pool.map(post_all, [batches[n::args.clients] for n in range(args.clients)]))
             batch_rate = args.size / (time.perf_counter() - t0)
             t0 = time.perf_counter()
             for i in range(args.singles):
@@ -112,8 +126,10 @@ def main() -> None:
                                                  "?id=7", "related_activities": "true"},
                 "since": {"since": (start + timedelta(seconds=args.size // 2)).isoformat()},
             }
-            print(f"store: {args.size:,} statements (tenant database in {root})")
-            print(f"  batch POST (100/request): {batch_rate:10,.0f} statements/s")
+            where = args.database or f"tenant database in {root}"
+            print(f"store: {args.size:,} statements ({where})")
+            print(f"  batch POST (100/request, {args.clients} clients): "
+                  f"{batch_rate:10,.0f} statements/s")
             print(f"  single POST             : {single_rate:10,.0f} statements/s")
             for name, params in queries.items():
                 latencies = []

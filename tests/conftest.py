@@ -1,11 +1,15 @@
-"""Fixtures shared by the whole suite: real inputs from ../shared and small configurations."""
+"""Fixtures shared by the whole suite: real inputs from ../shared, small configurations, and
+one real PostgreSQL server per session (`tests/postgres.py`)."""
 
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.postgres import Postgres, running_postgres
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 AGIMUS = REAL / "agimus-demo"
@@ -23,3 +27,10 @@ def write_config(folder: Path, body: str, vigie: str = "") -> Path:
     head = '[vigie]\nlake = "lake"\n' + textwrap.dedent(vigie)
     path.write_text(head + textwrap.dedent(body), encoding="utf-8")
     return path
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """A PostgreSQL server for the whole session (skipped when PostgreSQL is not installed)."""
+    with running_postgres() as server:
+        yield server

@@ -5,14 +5,12 @@ from __future__ import annotations
 import copy
 import json
 import uuid
-from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
 
 from tests.lrs import statements as s
-from tests.lrs.conftest import VERSION, basic
-from vigie.lrs.app import create_app
+from tests.lrs.conftest import VERSION, LrsBackend, basic, close_app
 from vigie.lrs.tenants import TenantRegistry
 
 URL = "/xAPI/statements"
@@ -48,7 +46,7 @@ def void(target: str) -> dict[str, Any]:
 def test_about_needs_no_version_nor_credentials(client: TestClient) -> None:
     response = client.get("/xAPI/about")
     assert response.status_code == 200
-    assert response.json() == {"version": ["1.0.3"]}
+    assert response.json() == {"version": ["1.0.3", "2.0.0"]}
     assert response.headers["X-Experience-API-Version"] == "1.0.3"
 
 
@@ -58,7 +56,7 @@ def test_version_header_rules(client: TestClient, writer: dict[str, str]) -> Non
     assert missing.status_code == 400
     assert "X-Experience-API-Version" in missing.json()["message"]
     assert missing.headers["X-Experience-API-Version"] == "1.0.3"
-    for bad in ("0.95", "1.1.0", "2.0.0", "one"):
+    for bad in ("0.95", "1.1.0", "2.1.0", "3.0", "one"):
         response = client.get(URL, headers={**auth, "X-Experience-API-Version": bad})
         assert response.status_code == 400, bad
     for good in ("1.0", "1.0.0", "1.0.3", "1.0.9"):
@@ -385,20 +383,20 @@ def test_statement_ref_rule_applies_to_other_verbs(
 
 
 def test_acknowledged_statement_survives_a_new_app(
-    tmp_path: Path, registry: TenantRegistry
+    backend: LrsBackend, registry: TenantRegistry
 ) -> None:
     credential = registry.add_credential("caen", scopes=("all",))
-    first = create_app(tmp_path, registry=registry)
+    first = backend.app(registry)
     with TestClient(first) as client:
         [statement_id] = post(client, basic(credential), s.viewed())
     # no close(): the second app must see what the first acknowledged, as after a crash
-    second_registry = TenantRegistry(tmp_path, scrypt_n=2**4)
-    second = create_app(tmp_path, registry=second_registry)
+    second_registry = backend.registry()
+    second = backend.app(second_registry)
     with TestClient(second) as client:
         got = client.get(URL, params={"statementId": statement_id}, headers=basic(credential))
         assert got.status_code == 200
-    second.state.store.close()
-    first.state.store.close()
+    close_app(second)
+    close_app(first)
     second_registry.close()
 
 

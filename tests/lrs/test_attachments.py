@@ -7,7 +7,6 @@ import datetime as dt
 import hashlib
 import json
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +17,7 @@ from cryptography.x509.oid import NameOID
 from fastapi.testclient import TestClient
 
 from tests.lrs import statements as s
-from tests.lrs.conftest import basic
+from tests.lrs.conftest import LrsBackend, basic, close_app
 from vigie.lrs.attachments import parse_multipart
 from vigie.lrs.errors import BadRequest
 from vigie.lrs.tenants import TenantRegistry
@@ -335,7 +334,7 @@ def test_json_request_needs_file_url(client: TestClient, writer: dict[str, str])
 
 
 def test_attachment_data_is_isolated_per_tenant(
-    tmp_path: Path, client: TestClient, writer: dict[str, str], registry: TenantRegistry
+    backend: LrsBackend, client: TestClient, writer: dict[str, str], registry: TenantRegistry
 ) -> None:
     assert send(client, writer, multipart(with_text(), part(TEXT))).status_code == 200
     rouen = basic(registry.add_credential("rouen", scopes=("all",)))
@@ -343,23 +342,22 @@ def test_attachment_data_is_isolated_per_tenant(
     assert client.post(URL, json=statement, headers=rouen).status_code == 200
     got = client.get(URL, params={"attachments": "true"}, headers=rouen)
     assert len(parts_of(got)) == 1  # rouen never sent the data; caen's copy is not served
-    assert (tmp_path / "statements" / "caen.sqlite").exists()
+    assert backend.count("caen", "attachments") == 1
+    assert backend.count("rouen", "attachments") == 0
 
 
-def test_attachment_data_is_durable(tmp_path: Path, registry: TenantRegistry) -> None:
-    from vigie.lrs.app import create_app
-
+def test_attachment_data_is_durable(backend: LrsBackend, registry: TenantRegistry) -> None:
     headers = basic(registry.add_credential("caen", scopes=("all",)))
-    app = create_app(tmp_path, registry=registry)
+    app = backend.app(registry)
     with TestClient(app) as first:
         (statement_id,) = send(first, headers, multipart(with_text(), part(TEXT))).json()
-    app.state.store.close()
-    again = create_app(tmp_path, registry=registry)
+    close_app(app)
+    again = backend.app(registry)
     with TestClient(again) as second:
         got = second.get(URL, params={"statementId": statement_id, "attachments": "true"},
                          headers=headers)
         assert parts_of(got)[1][1] == TEXT
-    again.state.store.close()
+    close_app(again)
 
 
 # -- signed statements --------------------------------------------------------------------

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import base64
 import uuid
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from tests.lrs import statements as s
-from tests.lrs.conftest import VERSION, basic
+from tests.lrs.conftest import VERSION, LrsBackend, basic
 from vigie.lrs import auth
 from vigie.lrs.auth import Authenticator, Unauthorized
 from vigie.lrs.tenants import TenantRegistry, hash_secret, verify_secret
@@ -64,7 +63,9 @@ def test_read_mine_sees_only_its_own_statements(
     assert len(client.get(URL, headers=other).json()["statements"]) == 2
 
 
-def test_tenants_are_isolated(client: TestClient, registry: TenantRegistry, tmp_path: Path) -> None:
+def test_tenants_are_isolated(
+    client: TestClient, registry: TenantRegistry, backend: LrsBackend
+) -> None:
     caen = basic(registry.add_credential("caen", scopes=("all",)))
     rouen = basic(registry.add_credential("rouen", scopes=("all",)))
     shared_id = str(uuid.uuid4())
@@ -77,15 +78,15 @@ def test_tenants_are_isolated(client: TestClient, registry: TenantRegistry, tmp_
     assert client.get(URL, params={"statementId": shared_id}, headers=caen).json()[
         "actor"
     ] == s.learner(1)
-    assert sorted(p.name for p in (tmp_path / "statements").glob("*.sqlite")) == [
-        "caen.sqlite",
-        "rouen.sqlite",
-    ]
+    assert backend.stored_tenants() == ["caen", "rouen"]
 
 
-def test_secret_is_shown_once_and_stored_hashed(registry: TenantRegistry) -> None:
+def test_secret_is_shown_once_and_stored_hashed(
+    registry: TenantRegistry, backend: LrsBackend
+) -> None:
     credential = registry.add_credential("caen", scopes=("statements/write",), label="pod")
-    assert credential.secret.encode() not in registry.path.read_bytes()
+    assert credential.key.encode() in backend.registry_bytes()
+    assert credential.secret.encode() not in backend.registry_bytes()
     [listed] = registry.credentials("caen")
     assert (
         listed["label"] == "pod"

@@ -1,17 +1,22 @@
-"""`vigie lrs …` end to end: a tenant, a credential, a real server on loopback, a statement."""
+"""`vigie lrs …` end to end: a tenant, a credential, a real server on loopback, a statement,
+on each backend (the `--root` folder, or `--database` with the password from the environment)."""
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 from typer.testing import CliRunner
 
+from tests.lrs.conftest import LrsBackend
+from tests.postgres import Postgres
 from vigie.cli import app
 
 RUNNER = CliRunner()
@@ -23,24 +28,27 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_lrs_cli_tenant_credentials_and_serve(tmp_path: Path) -> None:
-    root = str(tmp_path / "lrs")
-    assert RUNNER.invoke(app, ["lrs", "tenant", "add", "univ-demo", "--root", root]).exit_code == 0
-    added = RUNNER.invoke(app, ["lrs", "credentials", "add", "univ-demo", "--root", root,
-                                "--scope", "all", "--label", "moodle"])
+def test_lrs_cli_tenant_credentials_and_serve(backend: LrsBackend) -> None:
+    storage = backend.cli()
+    env = {"COLUMNS": "200", **backend.env()}
+
+    def run(*args: str) -> Any:
+        return RUNNER.invoke(app, ["lrs", *args, *storage], env=env)
+
+    assert run("tenant", "add", "univ-demo").exit_code == 0
+    added = run("credentials", "add", "univ-demo", "--scope", "all", "--label", "moodle")
     assert added.exit_code == 0, added.output
     key = re.search(r"key:\s+(\S+)", added.output)
     secret = re.search(r"secret:\s+(\S+)", added.output)
     assert key and secret
-    listed = RUNNER.invoke(app, ["lrs", "tenant", "list", "--root", root],
-                           env={"COLUMNS": "200"})
-    assert "univ-demo" in listed.output
-    assert RUNNER.invoke(app, ["lrs", "tenant", "add", "univ-demo", "--root", root]).exit_code == 2
+    assert "univ-demo" in run("tenant", "list").output
+    assert "moodle" in run("credentials", "list", "univ-demo").output
+    assert run("tenant", "add", "univ-demo").exit_code == 2
 
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "vigie.cli", "lrs", "serve", "--root", root,
+    server = subprocess.Popen([sys.executable, "-m", "vigie.cli", "lrs", "serve", *storage,
                                "--port", str(port)], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE)
+                              stderr=subprocess.PIPE, env={**os.environ, **backend.env()})
     try:
         base = f"http://127.0.0.1:{port}/xAPI"
         for _ in range(100):
@@ -69,5 +77,47 @@ def test_lrs_cli_tenant_credentials_and_serve(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
-    revoked = RUNNER.invoke(app, ["lrs", "credentials", "revoke", key.group(1), "--root", root])
-    assert revoked.exit_code == 0
+    assert run("credentials", "revoke", key.group(1)).exit_code == 0
+    assert run("credentials", "revoke", key.group(1)).exit_code == 2
+
+
+def said(result: Any) -> str:
+    """What a command printed, line breaks of the terminal width undone."""
+    return " ".join(result.output.split())
+
+
+def test_unreachable_database_says_which_and_what_to_check() -> None:
+    result = RUNNER.invoke(app, ["lrs", "tenant", "list", "--database",
+                                 "postgresql://vigie@127.0.0.1:1/lrs"])
+    assert result.exit_code == 2
+    message = said(result)
+    assert "cannot connect to the LRS database vigie@127.0.0.1:1/lrs" in message
+    assert "Connection refused" in message and "pg_hba.conf" in message
+
+
+def test_wrong_password_and_unset_password_variable(
+    postgres: Postgres, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VIGIE_TEST_WRONG", "not the password")
+    wrong = RUNNER.invoke(app, ["lrs", "tenant", "list", "--database", postgres.uri,
+                                "--password-env", "VIGIE_TEST_WRONG"])
+    assert wrong.exit_code == 2 and "password authentication failed" in said(wrong)
+    assert postgres.password not in wrong.output
+    unset = RUNNER.invoke(app, ["lrs", "serve", "--database", postgres.uri,
+                                "--password-env", "VIGIE_TEST_UNSET"])
+    assert unset.exit_code == 2
+    assert "--password-env: the environment variable VIGIE_TEST_UNSET is not set" in said(unset)
+    not_uri = RUNNER.invoke(app, ["lrs", "tenant", "list", "--database", "mysql://x@y/z"])
+    assert not_uri.exit_code == 2 and "give a PostgreSQL URI" in said(not_uri)
+
+
+@pytest.mark.parametrize("command", [
+    ("serve",), ("tenant", "add"), ("tenant", "list"), ("tenant", "remove"),
+    ("credentials", "add"), ("credentials", "list"), ("credentials", "revoke"),
+    ("oidc", "set"), ("oidc", "show"), ("oidc", "remove"),
+])
+def test_every_storage_command_has_help_with_an_example(command: tuple[str, ...]) -> None:
+    result = RUNNER.invoke(app, ["lrs", *command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert "Example:" in result.output and "--database" in result.output
+    assert "VIGIE_LRS_DATABASE" in result.output and "--password-env" in result.output

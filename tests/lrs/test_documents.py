@@ -5,19 +5,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 import time
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from tests.lrs import statements as s
-from tests.lrs.conftest import basic
-from vigie.lrs.app import create_app
+from tests.lrs.conftest import LrsBackend, basic, close_app
 from vigie.lrs.tenants import TenantRegistry
 
 STATE = "/xAPI/activities/state"
@@ -520,37 +517,30 @@ def test_tenants_are_isolated(client: TestClient, registry: TenantRegistry) -> N
 
 
 def test_documents_survive_a_new_app(
-    tmp_path: Path, registry: TenantRegistry, writer: dict[str, str]
+    backend: LrsBackend, registry: TenantRegistry, writer: dict[str, str]
 ) -> None:
-    """Durable before 204: a new application over the same root serves the document, and
-    it lives in the tenant's own file."""
-    app = create_app(tmp_path, registry=registry)
+    """Durable before 204: a new application over the same data serves the document, and
+    it lives in the tenant's own file or schema."""
+    app = backend.app(registry)
     with TestClient(app) as first:
         assert first.put(STATE, params=state(), json={"k": 1}, headers=writer).status_code == 204
-    app.state.documents.close()
-    app.state.store.close()
-    again = create_app(tmp_path, registry=registry)
+    close_app(app)
+    again = backend.app(registry)
     with TestClient(again) as second:
         assert second.get(STATE, params=state(), headers=writer).json() == {"k": 1}
-    again.state.documents.close()
-    again.state.store.close()
-    assert (tmp_path / "statements" / "caen.sqlite").exists()
-    assert not (tmp_path / "statements" / "rouen.sqlite").exists()
+    close_app(again)
+    assert backend.stored_tenants() == ["caen"]
+    assert backend.count("caen", "documents") == 1
 
 
-def test_racing_writers_with_the_same_etag_one_wins(tmp_path: Path) -> None:
+def test_racing_writers_with_the_same_etag_one_wins(backend: LrsBackend) -> None:
     """The precondition is checked in the write transaction: of N writers holding the same
     ETag, exactly one succeeds and the others get 412."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from vigie.lrs.documents import (
-        DocumentKey,
-        PreconditionFailed,
-        Preconditions,
-        SQLiteDocumentStore,
-    )
+    from vigie.lrs.documents import DocumentKey, PreconditionFailed, Preconditions
 
-    store = SQLiteDocumentStore(tmp_path)
+    store = backend.documents()
     key = DocumentKey("agent_profile", agent="mbox:mailto:a@b.example", doc_id="p")
     first = store.write(key, b"{}", "application/json", tenant="caen")
 
@@ -568,5 +558,62 @@ def test_racing_writers_with_the_same_etag_one_wins(tmp_path: Path) -> None:
         outcomes = list(pool.map(attempt, range(16)))
     assert outcomes.count(True) == 1
     store.close()
-    with sqlite3.connect(tmp_path / "caen.sqlite") as db:
-        assert db.execute("SELECT count(*) FROM documents").fetchone() == (1,)
+    assert backend.count("caen", "documents") == 1
+
+
+def test_racing_creators_one_wins(backend: LrsBackend) -> None:
+    """`If-None-Match: *` is checked in the write transaction too, though there is no stored
+    document yet to lock: of N writers creating the same document, exactly one succeeds."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from vigie.lrs.documents import DocumentKey, PreconditionFailed, Preconditions
+
+    store = backend.documents()
+    key = DocumentKey("activity_profile", activity_id="http://a.example/1", doc_id="new")
+
+    def attempt(n: int) -> bool:
+        try:
+            store.write(
+                key, f'{{"n":{n}}}'.encode(), "application/json", tenant="caen",
+                conditions=Preconditions(if_none_match="*", required=True),
+            )
+        except PreconditionFailed:
+            return False
+        return True
+
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(attempt, range(16)))
+    assert outcomes.count(True) == 1
+    winner = outcomes.index(True)
+    assert store.get(key, tenant="caen").content == f'{{"n":{winner}}}'.encode()
+    store.close()
+
+
+def test_a_document_key_too_long_to_index_is_a_400_on_postgresql(
+    backend: LrsBackend, client: TestClient, writer: dict[str, str]
+) -> None:
+    """A PostgreSQL index entry holds about 2.7 kB: a longer (incompressible) key is refused
+    with a message naming the parameters, never a 500; SQLite has no such limit."""
+    import base64
+    import os
+
+    long_id = base64.b64encode(os.urandom(6000)).decode()
+    response = client.put(STATE, params=state(long_id), json={"k": 1}, headers=writer)
+    if backend.server is None:
+        assert response.status_code == 204
+        return
+    assert response.status_code == 400
+    assert "activityId, agent and the document id are too long" in response.json()["message"]
+    assert client.put(STATE, params=state(), json={"k": 1}, headers=writer).status_code == 204
+
+
+def test_a_document_key_holding_u0000_is_a_400_on_postgresql(
+    backend: LrsBackend, client: TestClient, writer: dict[str, str]
+) -> None:
+    """PostgreSQL text cannot hold U+0000: a 400 naming the parameters, never a 500."""
+    expected = 204 if backend.server is None else 400
+    response = client.put(STATE, params=state("a\x00b"), json={"k": 1}, headers=writer)
+    assert response.status_code == expected
+    if backend.server is not None:
+        assert "U+0000" in response.json()["message"]
+        assert client.get(STATE, params=state("a\x00b"), headers=writer).status_code == 400

@@ -25,7 +25,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from tests.lrs import statements as s
-from tests.lrs.conftest import VERSION
+from tests.lrs.conftest import VERSION, LrsBackend, close_app
 from vigie.cli import app as cli_app
 from vigie.lrs.app import create_app
 from vigie.lrs.auth import Authenticator
@@ -460,13 +460,12 @@ def test_registry_forgets_oidc_with_its_tenant(oidc: TenantRegistry) -> None:
 # -- CLI -----------------------------------------------------------------------------------
 
 
-def test_cli_oidc_set_show_remove(tmp_path: Path, jwks_file: Path) -> None:
+def test_cli_oidc_set_show_remove(backend: LrsBackend, tmp_path: Path, jwks_file: Path) -> None:
     runner = CliRunner()
-    root = str(tmp_path / "lrs")
-    env = {"COLUMNS": "200"}
+    env = {"COLUMNS": "200", **backend.env()}
 
     def run(*args: str) -> Any:
-        return runner.invoke(cli_app, ["lrs", *args, "--root", root], env=env)
+        return runner.invoke(cli_app, ["lrs", *args, *backend.cli()], env=env)
 
     for command in ("set", "show", "remove"):
         result = runner.invoke(cli_app, ["lrs", "oidc", command, "--help"], env=env)
@@ -500,6 +499,7 @@ def test_cli_oidc_set_show_remove(tmp_path: Path, jwks_file: Path) -> None:
 def test_app_serves_tokens_from_a_root_configured_by_the_cli(
     tmp_path: Path, jwks_file: Path
 ) -> None:
+    """The default application of a root reads the registry the CLI wrote there."""
     registry = TenantRegistry(tmp_path)
     registry.add_tenant("caen")
     registry.set_oidc("caen", issuer=ISSUER, audience=AUDIENCE, jwks_file=str(jwks_file))
@@ -507,4 +507,19 @@ def test_app_serves_tokens_from_a_root_configured_by_the_cli(
     with TestClient(app) as client:
         assert client.post(URL, json=s.viewed(), headers=bearer(token())).status_code == 200
     app.state.store.close()
+    registry.close()
+
+
+def test_app_serves_tokens_configured_by_another_process(
+    backend: LrsBackend, jwks_file: Path
+) -> None:
+    """OIDC settings written by another registry (the CLI) apply to a running server."""
+    app = backend.app()
+    registry = backend.registry()
+    registry.add_tenant("caen")
+    registry.set_oidc("caen", issuer=ISSUER, audience=AUDIENCE, jwks_file=str(jwks_file))
+    with TestClient(app) as client:
+        assert client.post(URL, json=s.viewed(), headers=bearer(token())).status_code == 200
+    close_app(app)
+    app.state.registry.close()
     registry.close()

@@ -5,7 +5,8 @@ What the LRS issue asks: 100 concurrent clients, no error and no statement lost;
 types, oversized bodies and bad multipart get 400/413 with a clear message, never a 500.
 
 Everything is bounded (time and count) and goes to 127.0.0.1 only; servers are stopped by PID.
-The long version of the load scenario is `bench/lrs_soak.py`.
+The long version of the load scenario is `bench/lrs_soak.py`. Each scenario runs on both
+backends: the embedded SQLite store and PostgreSQL (a fresh database of the session's server).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,8 +34,9 @@ from urllib.parse import quote
 import httpx
 import pytest
 
+from tests.lrs.conftest import BACKENDS, LrsBackend
+from tests.postgres import Postgres
 from vigie.lrs.loadgen import Load, all_ids, client_loop, statement
-from vigie.lrs.tenants import TenantRegistry
 
 VERSION = {"X-Experience-API-Version": "1.0.3"}
 MAX_BODY_MB = 1
@@ -47,9 +50,9 @@ def free_port() -> int:
 
 @dataclass
 class Server:
-    """A `vigie lrs serve` subprocess on a free loopback port."""
+    """A `vigie lrs serve` subprocess on a free loopback port, over `storage`."""
 
-    root: Path
+    storage: LrsBackend
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
@@ -57,12 +60,16 @@ class Server:
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}/xAPI"
 
+    @property
+    def root(self) -> Path:
+        return self.storage.root
+
     def start(self) -> None:
         log = (self.root / f"server-{self.port}.log").open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "vigie.cli", "lrs", "serve", "--root", str(self.root),
+            [sys.executable, "-m", "vigie.cli", "lrs", "serve", *self.storage.cli(),
              "--port", str(self.port), "--max-body-mb", str(MAX_BODY_MB)],
-            stdout=subprocess.DEVNULL, stderr=log,
+            stdout=subprocess.DEVNULL, stderr=log, env={**os.environ, **self.storage.env()},
         )
         log.close()
         deadline = time.monotonic() + 20
@@ -94,9 +101,9 @@ class Server:
         self.process.wait(timeout=10)
 
 
-def credentials(root: Path, tenant: str) -> dict[str, str]:
+def credentials(storage: LrsBackend, tenant: str) -> dict[str, str]:
     """A tenant with an `all` credential; scrypt kept cheap (the cost is read from the hash)."""
-    registry = TenantRegistry(root, scrypt_n=2**4)
+    registry = storage.registry()
     try:
         registry.add_tenant(tenant)
         new = registry.add_credential(tenant, scopes=("all",), label=f"robustness-{tenant}")
@@ -106,26 +113,41 @@ def credentials(root: Path, tenant: str) -> dict[str, str]:
     return {"Authorization": f"Basic {token}", **VERSION}
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    root = tmp_path_factory.mktemp("lrs-robust")
-    running = Server(root)
-    running.start()
-    yield running
-    running.stop()
+@contextmanager
+def storage_for(
+    name: str, request: pytest.FixtureRequest, root: Path
+) -> Iterator[LrsBackend]:
+    """`root` itself, or a fresh database of the session's PostgreSQL server."""
+    if name == "sqlite":
+        yield LrsBackend(name, root)
+        return
+    postgres: Postgres = request.getfixturevalue("postgres")
+    with postgres.fresh_database("robust") as fresh:
+        yield LrsBackend(name, root, fresh)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    with storage_for(request.param, request, tmp_path_factory.mktemp("lrs-robust")) as storage:
+        running = Server(storage)
+        running.start()
+        yield running
+        running.stop()
 
 
 @pytest.fixture(scope="module")
 def probe(server: Server) -> dict[str, str]:
     """Headers of a tenant used only by the malformed-input tests."""
-    return credentials(server.root, "probe")
+    return credentials(server.storage, "probe")
 
 
 # -- 100 concurrent clients ------------------------------------------------------------------
 
 
 def test_100_concurrent_clients_no_error_no_loss_no_duplicate(server: Server) -> None:
-    headers = credentials(server.root, "load")
+    headers = credentials(server.storage, "load")
     load = Load()
     deadline = time.monotonic() + 15
     threads = [
@@ -149,9 +171,16 @@ def test_100_concurrent_clients_no_error_no_loss_no_duplicate(server: Server) ->
 # -- kill -9 ---------------------------------------------------------------------------------
 
 
-def test_kill_9_keeps_every_acknowledged_statement(tmp_path: Path) -> None:
-    server = Server(tmp_path)
-    headers = credentials(tmp_path, "crash")
+@pytest.mark.parametrize("backend_name", BACKENDS)
+def test_kill_9_keeps_every_acknowledged_statement(
+    backend_name: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    with storage_for(backend_name, request, tmp_path) as storage:
+        kill_9_scenario(Server(storage))
+
+
+def kill_9_scenario(server: Server) -> None:
+    headers = credentials(server.storage, "crash")
     server.start()
     load = Load()
     stop = threading.Event()
@@ -171,9 +200,9 @@ def test_kill_9_keeps_every_acknowledged_statement(tmp_path: Path) -> None:
             writer.join(timeout=60)
         assert not any(writer.is_alive() for writer in writers)
         assert len(load.acked) > 50, "the writers acknowledged too little before the kill"
-        # the store opens cleanly after the crash (SQLite replays or discards the WAL)
-        with sqlite3.connect(tmp_path / "statements" / "crash.sqlite") as db:
-            assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        if server.storage.server is None:  # SQLite replays or discards the WAL
+            with sqlite3.connect(server.root / "statements" / "crash.sqlite") as db:
+                assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         server.start()
         missing: list[str] = []
         with httpx.Client(base_url=server.base, headers=headers, timeout=30) as http:

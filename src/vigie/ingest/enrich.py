@@ -210,7 +210,8 @@ class Enricher:
 
     def _pseudonyms(self, good: pa.Table) -> pa.ChunkedArray | pa.Array:
         """Each event's pseudonym: from its login, or else from its CAS trace cookie."""
-        users, rows = self.dimensions.users.match(good.column("_ukey"))
+        # Keyed by the login as written: `Pseudonymizer` ignores case and surrounding blanks.
+        users, rows = self.dimensions.users.match(good.column("user"))
         pseudo = users.column("user_pseudo").take(rows)
         traces = self.dimensions.traces
         if traces.num_rows and good.column("trace").null_count < good.num_rows:
@@ -223,9 +224,9 @@ class Enricher:
                ) -> pa.Table:
         """The canonical event rows (`EVENT_COLUMNS`) of the good records of `parsed`.
 
-        `parsed` has the parsed fields and `ts`, `_local`, `_day`, `_ukey` (the login as
-        pseudonymized) and `_reason`; `service` is the routing SQL (`route_sql`). Raw logins,
-        IPs and user agents stop here: none is a column of the result.
+        `parsed` has the parsed fields, `ts`, `_local`, `_day` and `_reason`; `service` is
+        the routing SQL (`route_sql`). Raw logins, IPs and user agents stop here: none is a
+        column of the result.
         """
         reason = parsed.column("_reason")
         good = parsed if reason.null_count == parsed.num_rows else parsed.filter(

@@ -113,9 +113,6 @@ class SourceRun:
         con.register("raw_lines", lines)
         parsed = self.compiled.parse(con, "raw_lines", timezone=self.timezone,
                                      reference=reference)
-        # The login as pseudonymized (`Pseudonymizer` strips and lowers it the same way).
-        parsed = parsed.append_column(
-            "_ukey", pc.utf8_lower(pc.utf8_trim_whitespace(parsed.column("user"))))
         bad = parsed.num_rows - parsed.column("_reason").null_count
         rows = parsed.num_rows - bad
         if rows:

@@ -1,4 +1,5 @@
-"""The xAPI 1.0.3 HTTP API: `/xAPI/statements` and `/xAPI/about` (Communication 2.1, 2.8).
+"""The xAPI HTTP API: `/xAPI/statements` and `/xAPI/about` (1.0.3 Communication 2.1 and 2.8;
+2.0.0 sections 4.1.6.1 and 4.1.6.7), in the version each request asks for (`versions`).
 
 Why handlers read raw bodies and query strings instead of FastAPI parameters: xAPI fixes its
 own error contract (400 with a message naming the field, never 422), its own boolean and
@@ -41,18 +42,30 @@ from vigie.lrs.auth import Authenticator, Unauthorized
 from vigie.lrs.documents import DocumentStore, SQLiteDocumentStore
 from vigie.lrs.documents_api import document_router
 from vigie.lrs.errors import BadRequest, Forbidden, LrsError, PayloadTooLarge, describe
-from vigie.lrs.formats import agent_key, canonical_format, ids_format, utc_timestamp
+from vigie.lrs.formats import (
+    agent_key,
+    canonical_format,
+    ids_format,
+    utc_timestamp,
+    with_utc_timestamps,
+)
 from vigie.lrs.models import IRI, UUID, Actor, Timestamp
 from vigie.lrs.signatures import check_signatures
 from vigie.lrs.sqlite_store import SQLiteStatementStore
 from vigie.lrs.store import Format, StatementQuery, StatementStore
 from vigie.lrs.tenants import Credential, TenantRegistry
 from vigie.lrs.validation import parse_statement_body
+from vigie.lrs.versions import (
+    RULES,
+    SCOPE_KEY,
+    SUPPORTED,
+    XapiVersion,
+    negotiate,
+    request_version,
+)
 
-__all__ = ["XAPI_VERSION", "create_app"]
+__all__ = ["create_app"]
 
-XAPI_VERSION = "1.0.3"
-_VERSION_HEADER = re.compile(r"^1\.0(?:\.[0-9]+)?$")
 _DIGITS = re.compile(r"^[0-9]+$")
 _MAX_INT = 2**63 - 1  # SQLite's INTEGER
 _TOKEN_TEXT = ("agent", "verb", "activity", "registration", "since", "until")
@@ -75,43 +88,55 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class _XapiVersion:
-    """Pure ASGI layer: every response carries `X-Experience-API-Version`, and requests to
-    xAPI resources other than /about must declare a 1.0.x version (Communication 3.3).
+    """Pure ASGI layer choosing the xAPI version of each request (1.0.3 Communication 3.3,
+    2.0.0 section 4.1.2): `1.0.x` is served as 1.0.3, `2.0.x` as 2.0.0, and requests to xAPI
+    resources other than /about that declare neither are refused with 400. The choice is left
+    in the scope for the handlers (`versions.request_version`), and every response carries it
+    in `X-Experience-API-Version`.
+
+    A request declaring no version gets `default` in its answer's header: the two ADL suites
+    expect different values there (1.0.3 and 2.0.0), and only the operator knows which
+    clients dominate.
 
     Every answer to a statements GET, errors included, also carries
     `X-Experience-API-Consistent-Through` (Communication 2.1.3: "regardless of the code
     returned"); clients poll on it.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, default: XapiVersion) -> None:
         self.app = app
+        self.default = default
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
 
+        header = Headers(scope=scope).get("x-experience-api-version")
+        version = negotiate(header)
+        answered = version or self.default
+        scope = {**scope, SCOPE_KEY: answered}
         statements_get = (scope["path"].rstrip("/") == "/xAPI/statements"
                           and scope["method"] in ("GET", "HEAD"))
 
         async def send_versioned(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                headers["X-Experience-API-Version"] = XAPI_VERSION
+                headers["X-Experience-API-Version"] = answered
                 if statements_get and "x-experience-api-consistent-through" not in headers:
                     headers["X-Experience-API-Consistent-Through"] = _now_iso()
             await send(message)
 
         path: str = scope["path"]
-        if path.startswith("/xAPI/") and path.rstrip("/") != "/xAPI/about":
-            version = Headers(scope=scope).get("x-experience-api-version")
-            if version is None or not _VERSION_HEADER.match(version.strip()):
-                found = "is missing" if version is None else f"{version!r} is not supported"
-                response = _error(
-                    400, f"X-Experience-API-Version: the header {found}; send 1.0.3"
-                )
-                await response(scope, receive, send_versioned)
-                return
+        if (version is None and path.startswith("/xAPI/")
+                and path.rstrip("/") != "/xAPI/about"):
+            found = "is missing" if header is None else f"{header!r} is not supported"
+            response = _error(
+                400, f"X-Experience-API-Version: the header {found}; send "
+                + " or ".join(SUPPORTED)
+            )
+            await response(scope, receive, send_versioned)
+            return
         await self.app(scope, receive, send_versioned)
 
 
@@ -247,19 +272,23 @@ def create_app(
     documents: DocumentStore | None = None,
     max_body_bytes: int = 10 * 1024 * 1024,
     max_limit: int = 500,
+    default_version: XapiVersion = "1.0.3",
 ) -> FastAPI:
     """The LRS over `root`: `root/tenants.sqlite` (credentials) and `root/statements/`.
 
     `registry` and `store` default to the embedded SQLite implementations; pass others to
     test or to deploy on another backend. Statement queries return at most `max_limit`
-    statements per page; bodies over `max_body_bytes` are refused with 413.
+    statements per page; bodies over `max_body_bytes` are refused with 413. Requests choose
+    xAPI 1.0.3 or 2.0.0 by their version header; `default_version` is the one declared in the
+    answers to requests without one (/about, and the 400 refusing the others).
     """
     root = Path(root)
     registry = registry or TenantRegistry(root)
     store = store or SQLiteStatementStore(root / "statements", max_limit=max_limit)
     documents = documents or SQLiteDocumentStore(root / "statements")
     authenticator = Authenticator(registry)
-    app = FastAPI(title="vigie LRS", version=XAPI_VERSION, openapi_url=None, docs_url=None)
+    app = FastAPI(title="vigie LRS", version=", ".join(SUPPORTED), openapi_url=None,
+                  docs_url=None)
     app.state.store = store
     app.state.registry = registry
     app.state.documents = documents
@@ -308,7 +337,11 @@ def create_app(
         list[dict[str, Any]], bool, dict[str, bytes]
     ]:
         """The validated statements of a PUT/POST, whether they came as an array, and the
-        attachment data sent with them (sha2 → content; empty for application/json)."""
+        attachment data sent with them (sha2 → content; empty for application/json).
+
+        Validated, and completed (`version` when absent, UTC timestamps), under the rules of
+        the request's version (`versions.Rules`)."""
+        version = request_version(request.scope)
         content_type = request.headers.get("content-type", "application/json")
         lowered = content_type.lower()
         if "method" in request.query_params or lowered.startswith(
@@ -324,7 +357,7 @@ def create_app(
         parts: list[Part] = []
         if multipart:
             body, parts = parse_multipart(content_type, body)
-        statements, is_array = parse_statement_body(body)
+        statements, is_array = parse_statement_body(body, version)
         if multipart:
             data = match_parts(statements, is_array, parts)
         else:
@@ -337,9 +370,13 @@ def create_app(
                     )
         if data and not isinstance(store, AttachmentStore):
             raise BadRequest("this LRS's statement store does not keep attachment data")
-        check_signatures(statements, is_array, data)
+        check_signatures(statements, is_array, data, version)
+        rules = RULES[version]
+        if rules.utc_timestamps:
+            statements = [with_utc_timestamps(statement) for statement in statements]
         for statement in statements:
             statement["authority"] = credential.authority
+            statement.setdefault("version", rules.statement_version)
         return statements, is_array, data
 
     def insert(
@@ -351,7 +388,7 @@ def create_app(
 
     @app.get("/xAPI/about")
     async def about() -> Response:
-        return _json({"version": [XAPI_VERSION]})
+        return _json({"version": list(SUPPORTED)})
 
     @app.put("/xAPI/statements")
     async def put_statement(request: Request) -> Response:
@@ -467,7 +504,9 @@ def create_app(
             statements=store,
         )
     )
-    app.add_middleware(_XapiVersion)
+    app.add_middleware(_XapiVersion, default=default_version)
     # Outermost: a form request of the alternate syntax becomes the request it stands for.
-    app.add_middleware(AlternateRequestSyntax, max_body_bytes=max_body_bytes)
+    app.add_middleware(
+        AlternateRequestSyntax, max_body_bytes=max_body_bytes, default=default_version
+    )
     return app

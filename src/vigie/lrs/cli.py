@@ -1,11 +1,16 @@
 """`vigie lrs …`: serve the Learning Record Store and manage its tenants and credentials.
 
-Thin Typer commands over `vigie.lrs.app` and `vigie.lrs.tenants`; every command takes the LRS
-folder with `--root` (credentials in `tenants.sqlite`, one statement database per tenant).
+Thin Typer commands over `vigie.lrs.app` and `vigie.lrs.tenants`; every command takes the
+storage of the LRS: the folder of the embedded store with `--root` (credentials in
+`tenants.sqlite`, one statement database per tenant), or a PostgreSQL database with
+`--database postgresql://…` (or `VIGIE_LRS_DATABASE`), its password read from the environment
+variable named by `--password-env`, as `password_env` does for Moodle's database.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -13,6 +18,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from vigie.config import password_from_env
+from vigie.errors import VigieError
+from vigie.lrs.backend import Backend, open_backend, open_registry
 from vigie.lrs.tenants import SCOPES, TenantRegistry
 
 __all__ = ["lrs_app"]
@@ -29,15 +37,50 @@ lrs_app.add_typer(credentials_app, name="credentials")
 lrs_app.add_typer(oidc_app, name="oidc")
 console = Console()
 
-RootOption = Annotated[Path, typer.Option("--root", help="The LRS folder.")]
+RootOption = Annotated[Path, typer.Option(
+    "--root", help="The folder of the embedded store (unused with --database).")]
+DatabaseOption = Annotated[str | None, typer.Option(
+    "--database", envvar="VIGIE_LRS_DATABASE", show_envvar=True,
+    help="PostgreSQL URI of the LRS, e.g. postgresql://vigie@db.example:5432/lrs "
+         "(default: the embedded SQLite store under --root).")]
+PasswordEnvOption = Annotated[str | None, typer.Option(
+    "--password-env", help="Environment variable holding the --database password (else "
+                           "libpq's PGPASSWORD or ~/.pgpass).")]
 
 
-def _registry(root: Path) -> TenantRegistry:
-    root.mkdir(parents=True, exist_ok=True)
-    return TenantRegistry(root)
+def _password(password_env: str | None) -> str | None:
+    try:
+        return password_from_env(password_env, key="--password-env")
+    except VigieError as exc:
+        raise _fail(exc) from None
 
 
-def _fail(exc: ValueError) -> typer.Exit:
+@contextmanager
+def _registry(
+    root: Path, database: str | None, password_env: str | None
+) -> Iterator[TenantRegistry]:
+    """The registry the options name, for one command."""
+    try:
+        registry = open_registry(root, database=database, password=_password(password_env))
+    except VigieError as exc:
+        raise _fail(exc) from None
+    try:
+        yield registry
+    finally:
+        registry.close()
+
+
+def _backend(
+    root: Path, database: str | None, password_env: str | None, *, max_limit: int
+) -> Backend:
+    try:
+        return open_backend(root, database=database, password=_password(password_env),
+                            max_limit=max_limit)
+    except VigieError as exc:
+        raise _fail(exc) from None
+
+
+def _fail(exc: ValueError | VigieError) -> typer.Exit:
     Console(stderr=True).print(f"[bold red]error:[/] {exc}")
     return typer.Exit(2)
 
@@ -45,27 +88,49 @@ def _fail(exc: ValueError) -> typer.Exit:
 @lrs_app.command("serve")
 def serve(
     root: RootOption = Path("lrs"),
+    database: DatabaseOption = None,
+    password_env: PasswordEnvOption = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8100,
     max_body_mb: Annotated[int, typer.Option(help="Largest request body, in MiB.")] = 10,
     max_limit: Annotated[int, typer.Option(help="Most statements per GET page.")] = 500,
+    default_version: Annotated[str, typer.Option(
+        help="xAPI version (1.0.3 or 2.0.0) named in answers to requests that name none.")
+    ] = "1.0.3",
 ) -> None:
-    """Serves the xAPI 1.0.3 endpoint at http://HOST:PORT/xAPI/.
+    """Serves the xAPI endpoint at http://HOST:PORT/xAPI/: 1.0.3 or 2.0.0, as each request's
+    X-Experience-API-Version header asks.
 
     Example:  [bold]vigie lrs serve --root /srv/vigie/lrs --port 8100[/]
+
+    On PostgreSQL:  [bold]LRS_DB_PASSWORD=… vigie lrs serve --database
+    postgresql://vigie@db.example:5432/lrs --password-env LRS_DB_PASSWORD[/]
     """
     import uvicorn
 
     from vigie.lrs.app import create_app
+    from vigie.lrs.versions import SUPPORTED
 
-    root.mkdir(parents=True, exist_ok=True)
-    app = create_app(root, max_body_bytes=max_body_mb << 20, max_limit=max_limit)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    version = next((known for known in SUPPORTED if known == default_version), None)
+    if version is None:
+        raise _fail(ValueError(
+            f"--default-version: {default_version!r} is not one of {', '.join(SUPPORTED)}"
+        ))
+    stores = _backend(root, database, password_env, max_limit=max_limit)
+    app = create_app(root, registry=stores.registry, store=stores.statements,
+                     documents=stores.documents, max_body_bytes=max_body_mb << 20,
+                     max_limit=max_limit, default_version=version)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        stores.close()
 
 
 @lrs_app.command("export")
 def export(
     root: RootOption = Path("lrs"),
+    database: DatabaseOption = None,
+    password_env: PasswordEnvOption = None,
     config: Annotated[Path, typer.Option("--config", "-c",
                                          help="The vigie configuration (lake and secret).")
                       ] = Path("vigie.toml"),
@@ -75,13 +140,13 @@ def export(
     Example:  [bold]vigie lrs export --root /srv/vigie/lrs -c /etc/vigie/vigie.toml[/]
     """
     from vigie.config import load_config
-    from vigie.errors import VigieError
     from vigie.lrs.export import export_statements
     from vigie.privacy.pseudonym import secret_of
 
     try:
         cfg = load_config(config)
-        report = export_statements(cfg, root, secret=secret_of(cfg))
+        report = export_statements(cfg, root, secret=secret_of(cfg), database=database,
+                                   password=_password(password_env))
     except VigieError as exc:
         Console(stderr=True).print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(2) from None
@@ -93,42 +158,57 @@ def export(
 def tenant_add(
     name: Annotated[str, typer.Argument(help="Tenant name, e.g. univ-demo.")],
     root: RootOption = Path("lrs"),
+    database: DatabaseOption = None,
+    password_env: PasswordEnvOption = None,
     home_page: Annotated[str | None, typer.Option(help="The authority's homePage IRI.")] = None,
 ) -> None:
     """Adds a tenant.
 
     Example:  [bold]vigie lrs tenant add univ-demo --root lrs[/]
+
+    On PostgreSQL:  [bold]vigie lrs tenant add univ-demo --database
+    postgresql://vigie@db.example/lrs --password-env LRS_DB_PASSWORD[/]
     """
-    try:
-        _registry(root).add_tenant(name, home_page=home_page)
-    except ValueError as exc:
-        raise _fail(exc) from None
+    with _registry(root, database, password_env) as registry:
+        try:
+            registry.add_tenant(name, home_page=home_page)
+        except ValueError as exc:
+            raise _fail(exc) from None
     console.print(f"Tenant {name} added.")
 
 
 @tenant_app.command("list")
-def tenant_list(root: RootOption = Path("lrs")) -> None:
+def tenant_list(
+    root: RootOption = Path("lrs"), database: DatabaseOption = None,
+    password_env: PasswordEnvOption = None,
+) -> None:
     """Lists the tenants.
 
     Example:  [bold]vigie lrs tenant list --root lrs[/]
     """
     table = Table("tenant", "home page", "created", "credentials")
-    for tenant in _registry(root).tenants():
+    with _registry(root, database, password_env) as registry:
+        tenants = registry.tenants()
+    for tenant in tenants:
         table.add_row(str(tenant["name"]), str(tenant["home_page"] or ""),
                       str(tenant["created"]), str(tenant["credentials"]))
     console.print(table)
 
 
 @tenant_app.command("remove")
-def tenant_remove(name: str, root: RootOption = Path("lrs")) -> None:
-    """Removes a tenant and its credentials (its statements file is kept).
+def tenant_remove(
+    name: str, root: RootOption = Path("lrs"), database: DatabaseOption = None,
+    password_env: PasswordEnvOption = None,
+) -> None:
+    """Removes a tenant and its credentials (its statements file or schema is kept).
 
     Example:  [bold]vigie lrs tenant remove univ-demo --root lrs[/]
     """
-    try:
-        _registry(root).remove_tenant(name)
-    except ValueError as exc:
-        raise _fail(exc) from None
+    with _registry(root, database, password_env) as registry:
+        try:
+            registry.remove_tenant(name)
+        except ValueError as exc:
+            raise _fail(exc) from None
     console.print(f"Tenant {name} removed.")
 
 
@@ -136,6 +216,8 @@ def tenant_remove(name: str, root: RootOption = Path("lrs")) -> None:
 def credentials_add(
     tenant: str,
     root: RootOption = Path("lrs"),
+    database: DatabaseOption = None,
+    password_env: PasswordEnvOption = None,
     scope: Annotated[list[str], typer.Option(
         help=f"Scope (repeatable): {', '.join(SCOPES)}.")] = ["statements/write"],  # noqa: B006
     label: Annotated[str | None, typer.Option(help="What the credential is for.")] = None,
@@ -144,21 +226,25 @@ def credentials_add(
 
     Example:  [bold]vigie lrs credentials add univ-demo --scope statements/write --label moodle[/]
     """
-    try:
-        new = _registry(root).add_credential(tenant, scopes=tuple(scope), label=label or "")
-    except ValueError as exc:
-        raise _fail(exc) from None
+    with _registry(root, database, password_env) as registry:
+        try:
+            new = registry.add_credential(tenant, scopes=tuple(scope), label=label or "")
+        except ValueError as exc:
+            raise _fail(exc) from None
     console.print(f"key:    {new.key}\nsecret: {new.secret}\n(the secret is not shown again)")
 
 
 @credentials_app.command("list")
-def credentials_list(tenant: Annotated[str | None, typer.Argument()] = None,
-                     root: RootOption = Path("lrs")) -> None:
+def credentials_list(
+    tenant: Annotated[str | None, typer.Argument()] = None, root: RootOption = Path("lrs"),
+    database: DatabaseOption = None, password_env: PasswordEnvOption = None,
+) -> None:
     """Lists credentials (never their secrets).
 
     Example:  [bold]vigie lrs credentials list univ-demo --root lrs[/]
     """
-    rows = _registry(root).credentials(tenant)
+    with _registry(root, database, password_env) as registry:
+        rows = registry.credentials(tenant)
     table = Table(*(rows[0].keys() if rows else ("key",)))
     for row in rows:
         table.add_row(*(str(v) for v in row.values()))
@@ -166,15 +252,19 @@ def credentials_list(tenant: Annotated[str | None, typer.Argument()] = None,
 
 
 @credentials_app.command("revoke")
-def credentials_revoke(key: str, root: RootOption = Path("lrs")) -> None:
+def credentials_revoke(
+    key: str, root: RootOption = Path("lrs"), database: DatabaseOption = None,
+    password_env: PasswordEnvOption = None,
+) -> None:
     """Revokes a credential at once.
 
     Example:  [bold]vigie lrs credentials revoke 3f2a… --root lrs[/]
     """
-    try:
-        _registry(root).revoke_credential(key)
-    except ValueError as exc:
-        raise _fail(exc) from None
+    with _registry(root, database, password_env) as registry:
+        try:
+            registry.revoke_credential(key)
+        except ValueError as exc:
+            raise _fail(exc) from None
     console.print("Credential revoked.")
 
 
@@ -184,6 +274,8 @@ def oidc_set(
     issuer: Annotated[str, typer.Option(help="The tokens' iss claim, exactly.")],
     audience: Annotated[str, typer.Option(help="The aud claim (the LRS's client id).")],
     root: RootOption = Path("lrs"),
+    database: DatabaseOption = None,
+    password_env: PasswordEnvOption = None,
     jwks_url: Annotated[str | None, typer.Option(
         help="https URL of the issuer's JWKS (fetched, cached 5 minutes).")] = None,
     jwks_file: Annotated[Path | None, typer.Option(
@@ -217,25 +309,30 @@ def oidc_set(
         if not keys:
             raise _fail(ValueError(f"{jwks_file}: no RSA or P-256 signature key in this JWKS"))
         file_name = str(jwks_file.resolve())
-    try:
-        config = _registry(root).set_oidc(
-            tenant, issuer=issuer, audience=audience, jwks_url=jwks_url, jwks_file=file_name,
-            scope_claim=scope_claim, user_claim=user_claim,
-            scopes=tuple(allow_scope) if allow_scope else SCOPES,
-        )
-    except ValueError as exc:
-        raise _fail(exc) from None
+    with _registry(root, database, password_env) as registry:
+        try:
+            config = registry.set_oidc(
+                tenant, issuer=issuer, audience=audience, jwks_url=jwks_url, jwks_file=file_name,
+                scope_claim=scope_claim, user_claim=user_claim,
+                scopes=tuple(allow_scope) if allow_scope else SCOPES,
+            )
+        except ValueError as exc:
+            raise _fail(exc) from None
     console.print(f"Tenant {tenant} accepts bearer tokens of {config.issuer} "
                   f"for audience {config.audience}.")
 
 
 @oidc_app.command("show")
-def oidc_show(tenant: str, root: RootOption = Path("lrs")) -> None:
+def oidc_show(
+    tenant: str, root: RootOption = Path("lrs"), database: DatabaseOption = None,
+    password_env: PasswordEnvOption = None,
+) -> None:
     """Shows a tenant's OIDC settings.
 
     Example:  [bold]vigie lrs oidc show univ-demo --root lrs[/]
     """
-    config = _registry(root).oidc(tenant)
+    with _registry(root, database, password_env) as registry:
+        config = registry.oidc(tenant)
     if config is None:
         raise _fail(ValueError(f"tenant {tenant!r} has no OIDC configuration"))
     table = Table("setting", "value")
@@ -249,13 +346,17 @@ def oidc_show(tenant: str, root: RootOption = Path("lrs")) -> None:
 
 
 @oidc_app.command("remove")
-def oidc_remove(tenant: str, root: RootOption = Path("lrs")) -> None:
+def oidc_remove(
+    tenant: str, root: RootOption = Path("lrs"), database: DatabaseOption = None,
+    password_env: PasswordEnvOption = None,
+) -> None:
     """Stops a tenant from accepting bearer tokens (its Basic credentials are kept).
 
     Example:  [bold]vigie lrs oidc remove univ-demo --root lrs[/]
     """
-    try:
-        _registry(root).remove_oidc(tenant)
-    except ValueError as exc:
-        raise _fail(exc) from None
+    with _registry(root, database, password_env) as registry:
+        try:
+            registry.remove_oidc(tenant)
+        except ValueError as exc:
+            raise _fail(exc) from None
     console.print(f"Tenant {tenant} no longer accepts bearer tokens.")

@@ -1,5 +1,5 @@
 """Document storage for the State, Activity Profile and Agent Profile resources
-(xAPI 1.0.3 Communication 2.2, 2.3, 2.6, 2.7 and 3.1).
+(xAPI 1.0.3 Communication 2.2, 2.3, 2.6, 2.7 and 3.1; xAPI 2.0.0 sections 4.1.4 and 4.1.6).
 
 Why the tenant's statements file: a tenant is backed up, moved or deleted as one file, and
 isolation holds by construction as for statements (a request of tenant A opens A's file
@@ -14,6 +14,9 @@ statements: a document is on disk before 204 is answered.
 
 One connection per tenant, under a lock: documents are small and written rarely compared
 with statements, and this keeps the transaction logic trivially serialised.
+
+The rules (`check_preconditions`, `merge_json`, ETags, the stored key of a document and the
+filter of a context) are shared with the PostgreSQL document store (`vigie.lrs.pg_documents`).
 """
 
 from __future__ import annotations
@@ -40,8 +43,12 @@ __all__ = [
     "PreconditionFailed",
     "Preconditions",
     "SQLiteDocumentStore",
+    "check_preconditions",
+    "context_filter",
     "etag_of",
     "is_json_type",
+    "key_values",
+    "merge_json",
 ]
 
 DocumentKind = Literal["state", "activity_profile", "agent_profile"]
@@ -88,11 +95,14 @@ class Document:
 @dataclass(frozen=True)
 class Preconditions:
     """The concurrency headers of a request; `required` makes their absence a 409 when the
-    document exists (PUT to a profile resource, Communication 3.1)."""
+    document exists (a PUT: to a profile resource in 1.0.3, Communication 3.1; to any document
+    resource in 2.0.0, section 4.1.4), and, with `to_create`, a 400 when it does not (1.0.3
+    profiles; 2.0.0 only asks for a precondition when there is something to overwrite)."""
 
     if_match: str | None = None
     if_none_match: str | None = None
     required: bool = False
+    to_create: bool = True
 
 
 def etag_of(content: bytes) -> str:
@@ -117,7 +127,9 @@ def _matches(header: str, etag: str) -> bool:
     return False
 
 
-def _check(conditions: Preconditions, current: Document | None) -> None:
+def check_preconditions(conditions: Preconditions, current: Document | None) -> None:
+    """`PreconditionFailed`, `Conflict` or `BadRequest` when a write must not happen; to be
+    called in the write's transaction, with the document as stored at that moment."""
     if conditions.if_match is not None and (
         current is None or not _matches(conditions.if_match, current.etag)
     ):
@@ -141,6 +153,8 @@ def _check(conditions: Preconditions, current: Document | None) -> None:
                 "the document already exists: check its current state (GET it), then send the "
                 f"PUT again with If-Match: {current.etag} to replace it"
             )
+        if not conditions.to_create:
+            return
         # A profile is written with a precondition even when new (what the ADL suite checks):
         # a client that sends none cannot know it is not overwriting someone else's document.
         raise BadRequest(
@@ -149,7 +163,7 @@ def _check(conditions: Preconditions, current: Document | None) -> None:
         )
 
 
-def _merge(current: Document, content: bytes, content_type: str) -> bytes:
+def merge_json(current: Document, content: bytes, content_type: str) -> bytes:
     """POST on an existing document: top-level properties of the posted JSON Object replace
     those of the stored JSON Object (Communication 2.2); anything else is a 400."""
     if not is_json_type(current.content_type) or not is_json_type(content_type):
@@ -173,6 +187,23 @@ def _merge(current: Document, content: bytes, content_type: str) -> bytes:
     except ValueError:  # 1e999 parses as infinity, which JSON cannot write back
         raise BadRequest("document: a number is too large to be stored (e.g. 1e999)") from None
     return merged.encode("utf-8")
+
+
+def key_values(key: DocumentKey) -> tuple[str, str, str, str, str]:
+    """(kind, activity_id, agent_key, registration, doc_id): the stored key of one document,
+    an absent part being the empty string."""
+    return (key.kind, key.activity_id, key.agent, key.registration or "", key.doc_id)
+
+
+def context_filter(key: DocumentKey, param: str = "?") -> tuple[str, list[Any]]:
+    """The WHERE condition (with `param` placeholders) and parameters selecting the documents
+    of a context: `doc_id` ignored, any registration when `key.registration` is None."""
+    where = f"kind = {param} AND activity_id = {param} AND agent_key = {param}"
+    params: list[Any] = [key.kind, key.activity_id, key.agent]
+    if key.registration is not None:
+        where += f" AND registration = {param}"
+        params.append(key.registration)
+    return where, params
 
 
 def _now() -> str:
@@ -254,15 +285,11 @@ class SQLiteDocumentStore:
                 raise
             state.db.execute("COMMIT")
 
-    @staticmethod
-    def _single(key: DocumentKey) -> tuple[str, str, str, str, str]:
-        return (key.kind, key.activity_id, key.agent, key.registration or "", key.doc_id)
-
     def _current(self, db: sqlite3.Connection, key: DocumentKey) -> Document | None:
         row = db.execute(
             "SELECT content, content_type, etag, updated FROM documents WHERE kind = ? AND "
             "activity_id = ? AND agent_key = ? AND registration = ? AND doc_id = ?",
-            self._single(key),
+            key_values(key),
         ).fetchone()
         return None if row is None else Document(bytes(row[0]), row[1], row[2], row[3])
 
@@ -272,14 +299,14 @@ class SQLiteDocumentStore:
     ) -> Document:
         with self._transaction(tenant) as db:
             current = self._current(db, key)
-            _check(conditions, current)
+            check_preconditions(conditions, current)
             if merge and current is not None:
-                content = _merge(current, content, content_type)
+                content = merge_json(current, content, content_type)
             document = Document(content, content_type, etag_of(content), _now())
             db.execute(
                 "INSERT OR REPLACE INTO documents (kind, activity_id, agent_key, registration, "
                 "doc_id, content_type, content, etag, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (*self._single(key), content_type, content, document.etag, document.updated),
+                (*key_values(key), content_type, content, document.etag, document.updated),
             )
         return document
 
@@ -291,19 +318,10 @@ class SQLiteDocumentStore:
             raise NotFound(f"no document {key.doc_id!r} here")
         return document
 
-    @staticmethod
-    def _context(key: DocumentKey) -> tuple[str, list[Any]]:
-        where = "kind = ? AND activity_id = ? AND agent_key = ?"
-        params: list[Any] = [key.kind, key.activity_id, key.agent]
-        if key.registration is not None:
-            where += " AND registration = ?"
-            params.append(key.registration)
-        return where, params
-
     def ids(self, key: DocumentKey, *, tenant: str, since: str | None = None) -> tuple[
         list[str], str | None
     ]:
-        where, params = self._context(key)
+        where, params = context_filter(key)
         if since is not None:
             where += " AND updated > ?"
             params.append(since)
@@ -322,15 +340,15 @@ class SQLiteDocumentStore:
     ) -> None:
         with self._transaction(tenant) as db:
             current = self._current(db, key)
-            _check(conditions, current)
+            check_preconditions(conditions, current)
             db.execute(
                 "DELETE FROM documents WHERE kind = ? AND activity_id = ? AND agent_key = ? "
                 "AND registration = ? AND doc_id = ?",
-                self._single(key),
+                key_values(key),
             )
 
     def delete_all(self, key: DocumentKey, *, tenant: str) -> int:
-        where, params = self._context(key)
+        where, params = context_filter(key)
         with self._transaction(tenant) as db:
             return db.execute(f"DELETE FROM documents WHERE {where}", params).rowcount
 

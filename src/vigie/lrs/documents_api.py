@@ -1,5 +1,5 @@
-"""The xAPI 1.0.3 document resources and the Activities / Agents resources
-(Communication 2.2 to 2.7, concurrency 3.1).
+"""The xAPI document resources and the Activities / Agents resources (1.0.3 Communication
+2.2 to 2.7 and concurrency 3.1; 2.0.0 sections 4.1.4 and 4.1.6.2 to 4.1.6.6).
 
     /xAPI/activities/state     activityId, agent, stateId, [registration]   scope `state`
     /xAPI/activities/profile   activityId, profileId                          scope `profile`
@@ -13,7 +13,8 @@ no right on documents (they are not statements), so it does not open them; it do
 `/activities` and `/agents`, whose answers are derived from statements.
 
 As for statements, handlers read the raw query string so every error is a 400 naming the
-parameter, never FastAPI's 422.
+parameter, never FastAPI's 422. The versions differ only in the preconditions a PUT needs
+(`versions.Rules`).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from vigie.lrs.formats import agent_key, utc_timestamp
 from vigie.lrs.models import IRI, UUID, Agent, Timestamp
 from vigie.lrs.store import StatementQuery, StatementStore
 from vigie.lrs.tenants import Credential
+from vigie.lrs.versions import RULES, request_version
 
 __all__ = ["document_router"]
 
@@ -161,11 +163,17 @@ def _key(
     return key, utc_timestamp(_valid(_TIMESTAMP, "since", since)) if since else None
 
 
-def _conditions(request: Request, *, required: bool) -> Preconditions:
+def _conditions(request: Request, resource: _Resource) -> Preconditions:
+    """The preconditions of a write (PUT, POST, DELETE) under the request's version's rules:
+    only a PUT may be refused for sending none."""
+    rules = RULES[request_version(request.scope)]
+    put = request.method == "PUT"
     return Preconditions(
         if_match=request.headers.get("if-match"),
         if_none_match=request.headers.get("if-none-match"),
-        required=required,
+        required=put and (resource.put_needs_precondition
+                          or rules.state_put_needs_precondition),
+        to_create=resource.put_needs_precondition and rules.profile_create_needs_precondition,
     )
 
 
@@ -305,9 +313,7 @@ def _mount(
                 ) from None
             if post and not isinstance(parsed, dict):
                 raise BadRequest("document: POST takes a JSON Object to merge")
-        conditions = _conditions(
-            request, required=resource.put_needs_precondition and not post
-        )
+        conditions = _conditions(request, resource)
         document = await run_in_threadpool(
             lambda: documents.write(
                 key, body, content_type, tenant=credential.tenant, merge=post,
@@ -341,7 +347,7 @@ def _mount(
         single = True if resource.kind != "state" else None
         key, _ = _key(resource, params, method="DELETE", single=single)
         if resource.id_param in params:
-            conditions = _conditions(request, required=False)
+            conditions = _conditions(request, resource)
             await run_in_threadpool(
                 lambda: documents.delete(key, tenant=credential.tenant, conditions=conditions)
             )

@@ -64,10 +64,14 @@ PATTERN_MESSAGES: dict[str, str] = {
     models.SHA2_PATTERN: "must be a SHA-2 hash (56, 64, 96 or 128 hexadecimal characters)",
     models.UUID_PATTERN: "must be a UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)",
     models.VERSION_PATTERN: "must be 1.0 or 1.0.x (e.g. 1.0.3)",
+    models.VERSION_PATTERN_V2: "must be 1.0, 1.0.x, 2.0 or 2.0.x (e.g. 2.0.0)",
     models.MEDIA_TYPE_PATTERN: "must be an Internet media type (e.g. application/pdf)",
     models.LANGUAGE_TAG_PATTERN: "must be an RFC 5646 language tag (e.g. fr-FR)",
     models.TIMESTAMP_PATTERN: (
         "must be an ISO 8601 timestamp with a time zone (e.g. 2024-09-02T08:30:00.000Z)"
+    ),
+    models.TIMESTAMP_PATTERN_V2: (
+        "must be an RFC 3339 timestamp with a time zone (e.g. 2024-09-02T08:30:00.000Z)"
     ),
     models.DURATION_PATTERN: "must be an ISO 8601 duration (e.g. PT1H30M or P2W)",
 }
@@ -84,6 +88,7 @@ TYPE_MESSAGES: dict[str, str] = {
     "model_type": "must be an object",
     "model_attributes_type": "must be an object",
     "string_too_short": "must not be empty",
+    "too_short": "must not be empty",
     "json_invalid": "is not valid JSON",
     "json_type": "is not valid JSON",
 }

@@ -6,15 +6,20 @@ directory snapshots and the service events. Nothing identifying is copied: the a
 pseudonym, and only the statement's verb, object, course, result and times are kept.
 
 Each tenant is exported incrementally from its `seq` cursor (kept in the lake's catalogue), one
-lake transaction per batch; DuckDB cuts the statements' JSON, a batch at a time.
+lake transaction per batch; DuckDB cuts the statements' JSON, a batch at a time. Both backends
+are read the same way: a tenant's `seq` is its commit order (one writer per tenant), so a
+statement is never committed behind a cursor already passed.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
@@ -22,10 +27,14 @@ import pyarrow as pa
 from vigie.config import Config
 from vigie.errors import SourceError
 from vigie.ingest.enrich import Lookup
+from vigie.lrs.backend import connect_postgres
 from vigie.lrs.tenants import TenantRegistry
 from vigie.privacy.pseudonym import Pseudonymizer
 from vigie.sources.compile import sql_str
 from vigie.warehouse.lake import Lake
+
+if TYPE_CHECKING:
+    from vigie.lrs.postgres import PostgresDatabase
 
 __all__ = ["STATEMENT_COLUMNS", "ExportReport", "export_statements"]
 
@@ -57,6 +66,9 @@ STATEMENT_COLUMNS = (
 
 _BATCH = 100_000
 
+#: Reads the statements of one tenant after a `seq`, at most `_BATCH`.
+Reader = Callable[[int], pa.Table]
+
 
 @dataclass
 class ExportReport:
@@ -72,7 +84,7 @@ def _identifier() -> str:
     )
 
 
-def _read_batch(database: Path, *, after: int) -> pa.Table:
+def _read_sqlite(database: Path, after: int) -> pa.Table:
     """The next statements of a tenant database, as columns.
 
     Read with the standard `sqlite3` module on purpose: it is the SQLite the LRS writes with,
@@ -86,6 +98,21 @@ def _read_batch(database: Path, *, after: int) -> pa.Table:
                 "WHERE seq > ? ORDER BY seq LIMIT ?", (after, _BATCH)).fetchall()
     except sqlite3.Error as exc:
         raise SourceError(f"LRS database {database}: cannot be read ({exc})") from exc
+    return _columns(rows)
+
+
+def _read_postgres(database: PostgresDatabase, prefix: str, after: int) -> pa.Table:
+    """The next statements of a tenant's schema, as `_read_sqlite` gives them."""
+    with database.connection() as connection:
+        rows = connection.execute(
+            "SELECT seq, id, to_char(stored AT TIME ZONE 'UTC', "
+            """'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), ref, is_voiding::int, body """
+            f"FROM {prefix}statements WHERE seq > %s ORDER BY seq LIMIT %s", [after, _BATCH],
+        ).fetchall()
+    return _columns(rows)
+
+
+def _columns(rows: list[Any]) -> pa.Table:
     columns = list(zip(*rows, strict=True)) if rows else [()] * 6
     return pa.table({
         "seq": pa.array(columns[0], pa.int64()), "id": pa.array(columns[1], pa.string()),
@@ -94,15 +121,15 @@ def _read_batch(database: Path, *, after: int) -> pa.Table:
     })
 
 
-def _export_tenant(tenant: str, database: Path, lake: Lake, con: duckdb.DuckDBPyConnection,
-                   users: Lookup) -> int:
+def _export_tenant(tenant: str, read: Reader, lake: Lake,
+                   con: duckdb.DuckDBPyConnection, users: Lookup) -> int:
     cursor_name = f"lrs:{tenant}"
     found = lake.cursor(cursor_name)
     last, total = (int(found[0]), found[1]) if found else (0, 0)
     exported = 0
     paths = ", ".join(sql_str(p) for p in _PATHS.values())
     while True:
-        batch = _read_batch(database, after=last)
+        batch = read(last)
         if batch.num_rows == 0:
             return exported
         con.register("_batch", batch)
@@ -111,13 +138,8 @@ def _export_tenant(tenant: str, database: Path, lake: Lake, con: duckdb.DuckDBPy
             f"json_extract_string(body, [{paths}]) AS _v FROM _batch"
         ).fetchall()
         keys = con.sql(f"SELECT DISTINCT {_identifier()} AS k FROM _cut WHERE k IS NOT NULL")
-        new = keys.to_arrow_table().column("k").combine_chunks()
-        if len(new):
-            users.add(new)
-        if users.table is not None:
-            con.register("dim_user", users.table)
-        else:
-            con.register("dim_user", users.empty(new))
+        known, _ = users.match(keys.to_arrow_table().column("k"))
+        con.register("dim_user", known)
         last = int(batch.column("seq")[-1].as_py())
         with lake.transaction() as tx:
             con.execute(f"""
@@ -149,20 +171,52 @@ FROM _cut c LEFT JOIN dim_user u ON u.user = {_identifier().replace('_v[', 'c._v
         exported += batch.num_rows
 
 
-def export_statements(config: Config, root: Path, *, secret: bytes) -> ExportReport:
-    """Exports every tenant's new statements of the LRS at `root` into the configured lake."""
-    registry = TenantRegistry(root)
+def _sqlite_readers(root: Path, tenants: list[str]) -> dict[str, Reader]:
+    """Each tenant that has a statements file (none is created)."""
+    files = {name: root / "statements" / f"{name}.sqlite" for name in tenants}
+    return {name: partial(_read_sqlite, path) for name, path in files.items() if path.exists()}
+
+
+def _postgres_readers(database: PostgresDatabase, tenants: list[str]) -> dict[str, Reader]:
+    """Each tenant that has a schema with statements (none is created)."""
+    from vigie.lrs.postgres import tenant_schema
+
+    readers: dict[str, Reader] = {}
+    with database.connection() as connection:
+        for name in tenants:
+            prefix = f'"{tenant_schema(name)}".'
+            found = connection.execute(
+                "SELECT to_regclass(%s) IS NOT NULL", [f"{prefix}statements"]
+            ).fetchone()
+            if found is not None and found[0]:
+                readers[name] = partial(_read_postgres, database, prefix)
+    return readers
+
+
+def export_statements(
+    config: Config, root: Path, *, secret: bytes, database: str | None = None,
+    password: str | None = None,
+) -> ExportReport:
+    """Exports every tenant's new statements of the LRS at `root` (or in the PostgreSQL
+    `database`) into the configured lake."""
+    if database is None:
+        registry = TenantRegistry(root)
+        readers_of = partial(_sqlite_readers, root)
+    else:
+        from vigie.lrs.postgres import PostgresRegistryDatabase
+
+        shared = connect_postgres(database, password)
+        registry = TenantRegistry(PostgresRegistryDatabase(shared))
+        readers_of = partial(_postgres_readers, shared)
     pseudonymizer = Pseudonymizer(secret)
-    users = Lookup("dim_user", pseudonymizer.table)
+    users = Lookup(pseudonymizer.table)
     report = ExportReport()
     lake = Lake(config.lake_path)
     con = duckdb.connect()
     try:
-        for tenant in registry.tenants():
-            name = str(tenant["name"])
-            database = root / "statements" / f"{name}.sqlite"
-            if database.exists():
-                report.tenants[name] = _export_tenant(name, database, lake, con, users)
+        tenants = [str(tenant["name"]) for tenant in registry.tenants()]
+        for name, read in readers_of(tenants).items():
+            report.tenants[name] = _export_tenant(name, read, lake, con, users)
     finally:
         lake.close()
         registry.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +21,7 @@ __all__ = [
     "ids_format",
     "pick_language",
     "utc_timestamp",
+    "with_utc_timestamps",
 ]
 
 _IFIS = ("mbox", "mbox_sha1sum", "openid", "account")
@@ -84,6 +86,9 @@ def _ids_statement(statement: dict[str, Any]) -> dict[str, Any]:
                 key: [_ids_activity(activity) for activity in activities]
                 for key, activities in context["contextActivities"].items()
             }
+        for key, role in (("contextAgents", "agent"), ("contextGroups", "group")):  # 2.0.0
+            if key in context:
+                context[key] = [{**item, role: _ids_agent(item[role])} for item in context[key]]
         out["context"] = context
     return out
 
@@ -170,9 +175,36 @@ def utc_timestamp(value: str) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def with_utc_timestamps(statement: dict[str, Any]) -> dict[str, Any]:
+    """The statement with its `timestamp`, and its SubStatement's, in UTC when they had another
+    offset: `2023-05-04T12:00:00-05:00` → `2023-05-04T17:00:00.000Z`, at the millisecond
+    precision an LRS may keep (the same instant, so comparisons are unaffected)."""
+    out = dict(statement)
+    timestamp = out.get("timestamp")
+    if timestamp is not None and not timestamp.endswith("Z"):
+        out["timestamp"] = utc_timestamp(timestamp)[:23] + "Z"
+    if out["object"].get("objectType") == "SubStatement":
+        out["object"] = with_utc_timestamps(out["object"])
+    return out
+
+
+_SECONDS = re.compile(r"([0-9]+)(?:[.,]([0-9]+))?S$")
+
+
+def _hundredths(duration: str) -> str:
+    """A duration with its seconds at exactly 0.01 s precision, truncated: `PT1.2345S` and
+    `PT1.23S` compare equal (1.0.3 Data 4.6, 2.0.0 section 4.2.7)."""
+    return _SECONDS.sub(
+        lambda m: f"{m.group(1)}.{(m.group(2) or '')[:2].ljust(2, '0')}S", duration
+    )
+
+
 def _comparable(value: Any, key: str = "") -> Any:
     """Drops what immutability does not cover: order of Group members, timestamp offsets,
-    case of e-mail domains (xAPI Data 2.3.1)."""
+    case of e-mail domains (xAPI Data 2.3.1), duration precision beyond 0.01 s. Extensions
+    are free JSON, compared as they are (a `timestamp` key there need not be a timestamp)."""
+    if key == "extensions":
+        return value
     if isinstance(value, dict):
         out = {k: _comparable(v, k) for k, v in value.items()}
         if "mbox" in out and isinstance(out["mbox"], str):
@@ -186,6 +218,8 @@ def _comparable(value: Any, key: str = "") -> Any:
         return items
     if key == "timestamp" and isinstance(value, str):
         return utc_timestamp(value)[:23]  # millisecond precision is what must be kept
+    if key == "duration" and isinstance(value, str):
+        return _hundredths(value)
     return value
 
 

@@ -1,4 +1,5 @@
-"""xAPI 1.0.3 statements as strict pydantic models (Data part, sections 2.2 to 2.4 and 4).
+"""xAPI statements as strict pydantic models: 1.0.3 (Data part, sections 2.2 to 2.4 and 4) and
+the few differences of 2.0.0 (IEEE 9274.1.1, sections 4.2 and 5.2).
 
 Why pydantic-core rather than hand-written checks: an LRS validates every statement it
 receives, in batches, so validation must run at native speed. Formats (IRI, UUID, mailto,
@@ -9,6 +10,12 @@ raw score between min and max, interaction components allowed by the interaction
 Optional properties default to `MISSING`, not `None`: the specification requires an LRS to
 reject a property whose value is `null` (except inside extensions), and a `MISSING` field is
 also left out of `model_dump`, so a statement is stored with exactly the properties it had.
+
+Why 2.0.0 models are subclasses (`StatementV2`, `SubStatementV2`, `ContextV2`): a 2.0.0
+statement is a 1.0.3 statement plus `context.contextAgents` / `context.contextGroups`, a
+`version` that may be 2.0.x, and RFC 3339 timestamps (which may separate date and time by a
+space). Overriding those fields keeps every other rule in one place, and a 1.0.3 request still
+gets "is not an allowed property here" for the 2.0 properties.
 """
 
 from __future__ import annotations
@@ -41,6 +48,9 @@ __all__ = [
     "Attachment",
     "Context",
     "ContextActivities",
+    "ContextAgent",
+    "ContextGroup",
+    "ContextV2",
     "Group",
     "InteractionComponent",
     "LanguageMap",
@@ -48,7 +58,9 @@ __all__ = [
     "Score",
     "Statement",
     "StatementRef",
+    "StatementV2",
     "SubStatement",
+    "SubStatementV2",
     "Timestamp",
     "Verb",
 ]
@@ -62,6 +74,7 @@ SHA1_PATTERN = r"^[0-9a-fA-F]{40}$"
 SHA2_PATTERN = r"^(?:[0-9a-fA-F]{56}|[0-9a-fA-F]{64}|[0-9a-fA-F]{96}|[0-9a-fA-F]{128})$"
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 VERSION_PATTERN = r"^1\.0(\.[0-9]+)?$"
+VERSION_PATTERN_V2 = r"^[12]\.0(\.[0-9]+)?$"
 MEDIA_TYPE_PATTERN = r"^[A-Za-z0-9!#$&^_.+\-]+/[A-Za-z0-9!#$&^_.+\-]+(?:\s*;.*)?$"
 # RFC 5646: language[-extlang]|4-8 alpha, script, region, variants, extensions, private use;
 # plus the private-use-only and `i-` grandfathered forms.
@@ -73,10 +86,10 @@ LANGUAGE_TAG_PATTERN = (
     r"(?:-[xX](?:-[A-Za-z0-9]{1,8})+)?"
     r"|[xX](?:-[A-Za-z0-9]{1,8})+|[iI]-[A-Za-z]{2,8})$"
 )
-TIMESTAMP_PATTERN = (
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?"
-    r"(?:Z|[+\-][0-9]{2}(?::?[0-9]{2})?)$"
-)
+_TIME = r"[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:Z|[+\-][0-9]{2}(?::?[0-9]{2})?)$"
+TIMESTAMP_PATTERN = rf"^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}T{_TIME}"
+# RFC 3339 (5.6, note) lets a space stand for the T; 2.0.0 timestamps are RFC 3339 ones.
+TIMESTAMP_PATTERN_V2 = rf"^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}[T ]{_TIME}"
 _NUM = r"[0-9]+(?:[.,][0-9]+)?"
 DURATION_PATTERN = (
     rf"^P(?:(?:{_NUM}Y)?(?:{_NUM}M)?(?:{_NUM}D)?(?:T(?:{_NUM}H)?(?:{_NUM}M)?(?:{_NUM}S)?)?"
@@ -120,10 +133,14 @@ LanguageTag = Annotated[str, StringConstraints(pattern=LANGUAGE_TAG_PATTERN)]
 Timestamp = Annotated[
     str, StringConstraints(pattern=TIMESTAMP_PATTERN), AfterValidator(_check_timestamp)
 ]
+TimestampV2 = Annotated[
+    str, StringConstraints(pattern=TIMESTAMP_PATTERN_V2), AfterValidator(_check_timestamp)
+]
 Duration = Annotated[
     str, StringConstraints(pattern=DURATION_PATTERN), AfterValidator(_check_duration)
 ]
 Version = Annotated[str, StringConstraints(pattern=VERSION_PATTERN)]
+VersionV2 = Annotated[str, StringConstraints(pattern=VERSION_PATTERN_V2)]
 MediaType = Annotated[str, StringConstraints(pattern=MEDIA_TYPE_PATTERN)]
 LanguageMap = dict[LanguageTag, str]
 Extensions = dict[IRI, Any]
@@ -321,6 +338,31 @@ class Context(_Strict):
     extensions: Extensions | MISSING = MISSING
 
 
+RelevantTypes = Annotated[list[IRI], Field(min_length=1)]
+
+
+class ContextAgent(_Strict):
+    """2.0.0: an Agent taking part in the experience, with the Activity types that qualify
+    its role (`relevantTypes`, when given, is a non-empty array of IRIs)."""
+
+    objectType: Literal["contextAgent"]
+    agent: Agent
+    relevantTypes: RelevantTypes | MISSING = MISSING
+
+
+class ContextGroup(_Strict):
+    """2.0.0: a Group taking part in the experience, with the Activity types of its role."""
+
+    objectType: Literal["contextGroup"]
+    group: Group
+    relevantTypes: RelevantTypes | MISSING = MISSING
+
+
+class ContextV2(Context):
+    contextAgents: list[ContextAgent] | MISSING = MISSING
+    contextGroups: list[ContextGroup] | MISSING = MISSING
+
+
 class Attachment(_Strict):
     usageType: IRI
     display: LanguageMap
@@ -332,9 +374,10 @@ class Attachment(_Strict):
 
 
 def _object_tag(value: Any) -> str | None:
-    """Union tag from objectType (default Activity); from the class when serialising."""
+    """Union tag from objectType (default Activity); from the class when serialising (a
+    `SubStatementV2` is tagged SubStatement)."""
     if not isinstance(value, dict):
-        return type(value).__name__
+        return type(value).__name__.removesuffix("V2")
     kind = value.get("objectType", "Activity")
     return kind if kind in _OBJECT_TYPES else None
 
@@ -348,11 +391,17 @@ _SUB_OBJECT_MESSAGE = (
     "(a SubStatement cannot contain a SubStatement)"
 )
 
-SubObject = Annotated[
+_NOT_STATEMENTS = (
     Annotated[Activity, Tag("Activity")]
     | Annotated[Agent, Tag("Agent")]
     | Annotated[Group, Tag("Group")]
-    | Annotated[StatementRef, Tag("StatementRef")],
+    | Annotated[StatementRef, Tag("StatementRef")]
+)
+_OBJECT_DISCRIMINATOR = Discriminator(
+    _object_tag, custom_error_type="object_type", custom_error_message=_OBJECT_TYPE_MESSAGE
+)
+SubObject = Annotated[
+    _NOT_STATEMENTS,
     Discriminator(
         _object_tag, custom_error_type="object_type", custom_error_message=_SUB_OBJECT_MESSAGE
     ),
@@ -384,15 +433,16 @@ class SubStatement(_Strict):
         return self
 
 
+class SubStatementV2(SubStatement):
+    context: ContextV2 | MISSING = MISSING
+    timestamp: TimestampV2 | MISSING = MISSING
+
+
 Object = Annotated[
-    Annotated[Activity, Tag("Activity")]
-    | Annotated[Agent, Tag("Agent")]
-    | Annotated[Group, Tag("Group")]
-    | Annotated[StatementRef, Tag("StatementRef")]
-    | Annotated[SubStatement, Tag("SubStatement")],
-    Discriminator(
-        _object_tag, custom_error_type="object_type", custom_error_message=_OBJECT_TYPE_MESSAGE
-    ),
+    _NOT_STATEMENTS | Annotated[SubStatement, Tag("SubStatement")], _OBJECT_DISCRIMINATOR
+]
+ObjectV2 = Annotated[
+    _NOT_STATEMENTS | Annotated[SubStatementV2, Tag("SubStatement")], _OBJECT_DISCRIMINATOR
 ]
 
 
@@ -430,3 +480,13 @@ class Statement(_Strict):
         if self.verb.id == VOIDED and not isinstance(self.object, StatementRef):
             raise ValueError("a voiding statement (verb voided) must have a StatementRef object")
         return self
+
+
+class StatementV2(Statement):
+    """A statement received under xAPI 2.0.0: the rules of `Statement` for the fields it keeps."""
+
+    object: ObjectV2
+    context: ContextV2 | MISSING = MISSING
+    timestamp: TimestampV2 | MISSING = MISSING
+    stored: TimestampV2 | MISSING = MISSING
+    version: VersionV2 | MISSING = MISSING

@@ -36,6 +36,7 @@ from vigie.lrs.attachments import SIGNATURE_USAGE, media_type
 from vigie.lrs.errors import BadRequest
 from vigie.lrs.formats import comparison_digest
 from vigie.lrs.validation import validate_statements
+from vigie.lrs.versions import XapiVersion
 
 __all__ = ["ALGORITHMS", "check_signatures"]
 
@@ -98,8 +99,11 @@ def _verify(header: dict[str, Any], signed: bytes, signature: bytes, where: str)
         ) from None
 
 
-def check_signature(statement: dict[str, Any], jws: bytes, where: str) -> None:
-    """Raises `BadRequest` naming the reason unless `jws` is a valid signature of `statement`."""
+def check_signature(
+    statement: dict[str, Any], jws: bytes, where: str, version: XapiVersion = "1.0.3"
+) -> None:
+    """Raises `BadRequest` naming the reason unless `jws` is a valid signature of `statement`
+    (its payload validated under the rules of `version`, those of the request)."""
     try:
         text = jws.decode("ascii").strip()
     except UnicodeDecodeError:
@@ -119,7 +123,7 @@ def check_signature(statement: dict[str, Any], jws: bytes, where: str) -> None:
     payload = _json_object(_b64url(segments[1], "payload", where), "payload", where)
     signature = _b64url(segments[2], "signature", where)
     try:
-        original = validate_statements([payload])[0]
+        original = validate_statements([payload], version)[0]
     except BadRequest as exc:
         raise BadRequest(
             f"{where}: the JWS payload is not a valid statement: {exc.message}"
@@ -134,7 +138,8 @@ def check_signature(statement: dict[str, Any], jws: bytes, where: str) -> None:
 
 
 def check_signatures(
-    statements: list[dict[str, Any]], is_array: bool, data: Mapping[str, bytes]
+    statements: list[dict[str, Any]], is_array: bool, data: Mapping[str, bytes],
+    version: XapiVersion = "1.0.3",
 ) -> None:
     """Checks every signature attachment of the statements against its data (sha2 → bytes)."""
     for n, statement in enumerate(statements):
@@ -154,4 +159,4 @@ def check_signatures(
                     f"{where}: a signature must be sent as a part of a multipart/mixed request "
                     "(the LRS verifies it)"
                 )
-            check_signature(statement, jws, where)
+            check_signature(statement, jws, where, version)

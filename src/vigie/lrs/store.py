@@ -1,8 +1,9 @@
 """What any statement store offers the LRS: atomic durable insert, get by id, filtered query.
 
 Why a protocol: the embedded SQLite store (`vigie.lrs.sqlite_store`) serves one server per
-university; a PostgreSQL store can later serve large multi-tenant deployments behind the same
-three methods, and the HTTP layer and its tests do not change.
+university; the PostgreSQL store (`vigie.lrs.pg_store`) serves production and large
+multi-tenant deployments behind the same three methods, and the HTTP layer and its tests do not
+change (`vigie.lrs.backend` opens either).
 
 A query is a `StatementQuery`; its continuation (`more`) is the same query plus a cursor,
 serialised as an opaque URL-safe token, so any store can page without server-side state.

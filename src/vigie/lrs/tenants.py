@@ -1,8 +1,10 @@
-"""Tenants and their credentials, in `root/tenants.sqlite`.
+"""Tenants and their credentials, in `root/tenants.sqlite` or in PostgreSQL's `lrs` schema.
 
-Why SQLite rather than a JSON file: the CLI adds or revokes credentials while the server
-runs; SQLite gives both processes a consistent view without a reload signal, and a revoked
-credential stops working at the next request.
+Why a database rather than a JSON file: the CLI adds or revokes credentials while the server
+runs; a database gives both processes a consistent view without a reload signal, and a revoked
+credential stops working at the next request. The registry's SQL is written once and runs on
+either database through `RegistryDatabase` (SQLite here, PostgreSQL in `vigie.lrs.postgres`):
+`?` placeholders, `ON CONFLICT`, nothing engine-specific.
 
 Secrets are generated here, shown once, and stored only as scrypt hashes. Each credential
 belongs to one tenant, carries xAPI scopes, and is the `authority` of the statements it
@@ -18,10 +20,12 @@ import json
 import secrets
 import sqlite3
 import threading
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from vigie.lrs.store import check_tenant
@@ -31,6 +35,8 @@ __all__ = [
     "Credential",
     "NewCredential",
     "OidcConfig",
+    "RegistryDatabase",
+    "SQLiteRegistryDatabase",
     "TenantRegistry",
     "hash_secret",
     "verify_secret",
@@ -154,29 +160,51 @@ def check_jwks_url(url: str) -> None:
     raise ValueError(f"jwks url {url!r}: must be an https:// URL (http:// only on loopback)")
 
 
-@dataclass(frozen=True)
-class NewCredential:
-    """What `add_credential` returns: the only time the secret is ever visible."""
+class RegistryCursor(Protocol):
+    """What a write of the registry reads back: the rows touched, or the first row."""
 
-    key: str
-    secret: str
-    tenant: str
-    scopes: tuple[str, ...]
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
 
 
-class TenantRegistry:
-    """Tenants and credentials under `root`; safe to share between threads."""
+class RegistryConnection(Protocol):
+    def execute(self, sql: str, parameters: Sequence[Any], /) -> RegistryCursor: ...
 
-    def __init__(self, root: Path, *, scrypt_n: int = _SCRYPT["n"]) -> None:
-        self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.path = self.root / "tenants.sqlite"
-        self.scrypt_n = scrypt_n
+
+class RegistryDatabase(Protocol):
+    """Where the registry's tables live: portable SQL with `?` placeholders in, rows out."""
+
+    #: What inserting a duplicate key raises.
+    integrity_error: type[Exception]
+
+    def setup(self, script: str) -> None:
+        """Runs the idempotent `CREATE TABLE IF NOT EXISTS` script."""
+        ...
+
+    def rows(self, sql: str, parameters: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """The rows of one read, seeing every committed write."""
+        ...
+
+    def transaction(self) -> AbstractContextManager[RegistryConnection]:
+        """A connection whose writes are committed (durably) at the end of the block, or rolled
+        back if it raises."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class SQLiteRegistryDatabase:
+    """The registry in one SQLite file (WAL, `synchronous=FULL`), a connection per thread."""
+
+    integrity_error: type[Exception] = sqlite3.IntegrityError
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        with self._db() as db:
-            db.executescript(_SCHEMA)
 
     def _db(self) -> sqlite3.Connection:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
@@ -190,6 +218,18 @@ class TenantRegistry:
                 self._all.append(connection)
         return connection
 
+    def setup(self, script: str) -> None:
+        with self._db() as db:
+            db.executescript(script)
+
+    def rows(self, sql: str, parameters: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self._db().execute(sql, parameters).fetchall()
+
+    @contextmanager
+    def transaction(self) -> Iterator[RegistryConnection]:
+        with self._db() as db:
+            yield db
+
     def close(self) -> None:
         with self._lock:
             for connection in self._all:
@@ -197,26 +237,55 @@ class TenantRegistry:
             self._all.clear()
         self._local = threading.local()
 
+
+@dataclass(frozen=True)
+class NewCredential:
+    """What `add_credential` returns: the only time the secret is ever visible."""
+
+    key: str
+    secret: str
+    tenant: str
+    scopes: tuple[str, ...]
+
+
+class TenantRegistry:
+    """Tenants and credentials, in `where/tenants.sqlite` for a folder, or in the given
+    database (`vigie.lrs.postgres.PostgresRegistryDatabase`); safe to share between threads."""
+
+    def __init__(
+        self, where: Path | RegistryDatabase, *, scrypt_n: int = _SCRYPT["n"]
+    ) -> None:
+        if isinstance(where, Path):
+            where.mkdir(parents=True, exist_ok=True)
+        self.database: RegistryDatabase = (
+            SQLiteRegistryDatabase(where / "tenants.sqlite") if isinstance(where, Path) else where
+        )
+        self.scrypt_n = scrypt_n
+        self.database.setup(_SCHEMA)
+
+    def close(self) -> None:
+        self.database.close()
+
     # -- tenants ---------------------------------------------------------------------------
 
     def add_tenant(self, name: str, *, home_page: str | None = None) -> None:
         """Creates a tenant; its credentials' authority Agents use `home_page`."""
         check_tenant(name)
         page = home_page or f"urn:vigie:lrs:{name}"
-        with self._db() as db:
-            try:
+        try:
+            with self.database.transaction() as db:
                 db.execute(
                     "INSERT INTO tenants (name, home_page, created) VALUES (?, ?, ?)",
                     (name, page, _now()),
                 )
-            except sqlite3.IntegrityError:
-                raise ValueError(f"tenant {name!r} already exists") from None
+        except self.database.integrity_error:
+            raise ValueError(f"tenant {name!r} already exists") from None
 
     def tenants(self) -> list[dict[str, Any]]:
-        rows = self._db().execute(
+        rows = self.database.rows(
             "SELECT t.name, t.home_page, t.created, count(c.key) FROM tenants t "
             "LEFT JOIN credentials c ON c.tenant = t.name GROUP BY t.name ORDER BY t.name"
-        ).fetchall()
+        )
         return [
             {"name": name, "home_page": page, "created": created, "credentials": count}
             for name, page, created, count in rows
@@ -225,7 +294,7 @@ class TenantRegistry:
     def remove_tenant(self, name: str) -> None:
         """Removes the tenant and its credentials; its statements file is left in place
         (deleting learning records is a decision for a person, not a side effect)."""
-        with self._db() as db:
+        with self.database.transaction() as db:
             if db.execute("DELETE FROM tenants WHERE name = ?", (name,)).rowcount == 0:
                 raise ValueError(f"no tenant {name!r}")
 
@@ -242,7 +311,7 @@ class TenantRegistry:
         key = secrets.token_hex(10)
         secret = secrets.token_urlsafe(30)
         record = hash_secret(secret, n=self.scrypt_n)
-        with self._db() as db:
+        with self.database.transaction() as db:
             if db.execute("SELECT 1 FROM tenants WHERE name = ?", (tenant,)).fetchone() is None:
                 raise ValueError(f"no tenant {tenant!r}: add it first")
             db.execute(
@@ -253,11 +322,11 @@ class TenantRegistry:
         return NewCredential(key=key, secret=secret, tenant=tenant, scopes=tuple(scopes))
 
     def credentials(self, tenant: str | None = None) -> list[dict[str, Any]]:
-        rows = self._db().execute(
+        rows = self.database.rows(
             "SELECT key, tenant, label, scopes, created FROM credentials "
-            "WHERE ? IS NULL OR tenant = ? ORDER BY tenant, created",
-            (tenant, tenant),
-        ).fetchall()
+            "WHERE tenant = coalesce(?, tenant) ORDER BY tenant, created",
+            (tenant,),
+        )
         return [
             {"key": key, "tenant": t, "label": label, "scopes": json.loads(scopes),
              "created": created}
@@ -265,20 +334,20 @@ class TenantRegistry:
         ]
 
     def revoke_credential(self, key: str) -> None:
-        with self._db() as db:
+        with self.database.transaction() as db:
             if db.execute("DELETE FROM credentials WHERE key = ?", (key,)).rowcount == 0:
                 raise ValueError(f"no credential {key!r}")
 
     def credential(self, key: str) -> Credential | None:
         """The credential with this key, read fresh (revocations apply at once)."""
-        row = self._db().execute(
+        rows = self.database.rows(
             "SELECT c.key, c.tenant, c.label, c.scopes, c.secret_hash, t.home_page "
             "FROM credentials c JOIN tenants t ON t.name = c.tenant WHERE c.key = ?",
             (key,),
-        ).fetchone()
-        if row is None:
+        )
+        if not rows:
             return None
-        key, tenant, label, scopes, secret_hash, home_page = row
+        key, tenant, label, scopes, secret_hash, home_page = rows[0]
         return Credential(key, tenant, label, tuple(json.loads(scopes)), secret_hash, home_page)
 
 
@@ -304,7 +373,7 @@ class TenantRegistry:
         if unknown or not scopes:
             raise ValueError(f"unknown scope(s) {unknown}; choose among {', '.join(SCOPES)}")
         allowed = tuple(scope for scope in SCOPES if scope in scopes)
-        with self._db() as db:
+        with self.database.transaction() as db:
             if db.execute("SELECT 1 FROM tenants WHERE name = ?", (tenant,)).fetchone() is None:
                 raise ValueError(f"no tenant {tenant!r}: add it first")
             other = db.execute(
@@ -317,8 +386,13 @@ class TenantRegistry:
                     f"{audience!r}; give each tenant its own audience (client id)"
                 )
             db.execute(
-                "INSERT OR REPLACE INTO oidc (tenant, issuer, audience, jwks_url, jwks_file, "
-                "scope_claim, user_claim, scopes, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO oidc (tenant, issuer, audience, jwks_url, jwks_file, scope_claim, "
+                "user_claim, scopes, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (tenant) DO UPDATE SET issuer = excluded.issuer, "
+                "audience = excluded.audience, jwks_url = excluded.jwks_url, "
+                "jwks_file = excluded.jwks_file, scope_claim = excluded.scope_claim, "
+                "user_claim = excluded.user_claim, scopes = excluded.scopes, "
+                "created = excluded.created",
                 (tenant, issuer, audience, jwks_url, jwks_file, scope_claim, user_claim,
                  json.dumps(list(allowed)), _now()),
             )
@@ -335,16 +409,16 @@ class TenantRegistry:
         return self._oidc_rows("WHERE issuer = ?", (issuer,))
 
     def remove_oidc(self, tenant: str) -> None:
-        with self._db() as db:
+        with self.database.transaction() as db:
             if db.execute("DELETE FROM oidc WHERE tenant = ?", (tenant,)).rowcount == 0:
                 raise ValueError(f"tenant {tenant!r} has no OIDC configuration")
 
     def _oidc_rows(self, where: str, params: tuple[str, ...]) -> list[OidcConfig]:
-        rows = self._db().execute(
+        rows = self.database.rows(
             "SELECT tenant, issuer, audience, jwks_url, jwks_file, scope_claim, user_claim, "
             f"scopes FROM oidc {where} ORDER BY tenant",
             params,
-        ).fetchall()
+        )
         return [
             OidcConfig(tenant, issuer, audience, url, file, scope_claim, user_claim,
                        tuple(json.loads(scopes)))

@@ -1,26 +1,35 @@
-"""Request bodies → validated statements as plain JSON dictionaries.
+"""Request bodies → validated statements as plain JSON dictionaries, under the rules of the
+request's xAPI version.
 
 Why one `TypeAdapter` call per request: pydantic-core parses and validates the whole batch
 from bytes in Rust, with no intermediate Python objects from `json.loads`. Statements then
 travel as dictionaries (what the store indexes and serialises) dumped in the same single call.
+The adapters of both versions are built once, at import.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from pydantic import TypeAdapter, ValidationError
 
 from vigie.lrs.errors import BadRequest, describe
-from vigie.lrs.models import Statement
+from vigie.lrs.models import Statement, StatementV2
+from vigie.lrs.versions import XapiVersion
 
 __all__ = ["parse_statement_body", "validate_statements"]
 
-_ONE: TypeAdapter[Statement] = TypeAdapter(Statement)
-_MANY: TypeAdapter[list[Statement]] = TypeAdapter(list[Statement])
+_ONE: Final[dict[XapiVersion, TypeAdapter[Any]]] = {
+    "1.0.3": TypeAdapter(Statement), "2.0.0": TypeAdapter(StatementV2),
+}
+_MANY: Final[dict[XapiVersion, TypeAdapter[Any]]] = {
+    "1.0.3": TypeAdapter(list[Statement]), "2.0.0": TypeAdapter(list[StatementV2]),
+}
 
 
-def parse_statement_body(body: bytes) -> tuple[list[dict[str, Any]], bool]:
+def parse_statement_body(
+    body: bytes, version: XapiVersion = "1.0.3"
+) -> tuple[list[dict[str, Any]], bool]:
     """Validates a PUT/POST body: one statement or an array of them.
 
     Returns the statements (JSON-ready dictionaries, single contextActivities turned into
@@ -32,22 +41,25 @@ def parse_statement_body(body: bytes) -> tuple[list[dict[str, Any]], bool]:
         raise BadRequest("the request body is empty: send a statement or an array of statements")
     try:
         if head == b"[":
-            statements = _MANY.validate_json(body)
-            dumped: list[dict[str, Any]] = _MANY.dump_python(statements, mode="json")
+            many = _MANY[version]
+            dumped: list[dict[str, Any]] = many.dump_python(many.validate_json(body), mode="json")
             return dumped, True
-        statement = _ONE.validate_json(body)
-        return [_ONE.dump_python(statement, mode="json")], False
+        one = _ONE[version]
+        return [one.dump_python(one.validate_json(body), mode="json")], False
     except ValidationError as exc:
         if exc.errors()[0]["type"] in ("json_invalid", "json_type"):
             raise BadRequest(f"the body is not valid JSON: {exc.errors()[0]['msg']}") from None
         raise BadRequest(describe(exc)) from None
 
 
-def validate_statements(statements: list[Any]) -> list[dict[str, Any]]:
+def validate_statements(
+    statements: list[Any], version: XapiVersion = "1.0.3"
+) -> list[dict[str, Any]]:
     """Validates already-parsed statements (imports, tests); same result as the body parser."""
+    many = _MANY[version]
     try:
-        validated = _MANY.validate_python(statements)
+        validated = many.validate_python(statements)
     except ValidationError as exc:
         raise BadRequest(describe(exc)) from None
-    result: list[dict[str, Any]] = _MANY.dump_python(validated, mode="json")
+    result: list[dict[str, Any]] = many.dump_python(validated, mode="json")
     return result

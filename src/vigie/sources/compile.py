@@ -178,8 +178,11 @@ def _split_fast_path(
                 conditions.append(f"starts_with(_p[{i}], {sql_str(prefix)})")
             if suffix:
                 conditions.append(f"ends_with(_p[{i}], {sql_str(suffix)})")
-            end = f"length(_p[{i}]) - {len(prefix) + len(suffix)}"
-            values[holes[0]] = f"substr(_p[{i}], {len(prefix) + 1}, {end})"
+            if suffix:
+                end = f"length(_p[{i}]) - {len(prefix) + len(suffix)}"
+                values[holes[0]] = f"substr(_p[{i}], {len(prefix) + 1}, {end})"
+            else:  # to the segment's end: no length to measure
+                values[holes[0]] = f"substr(_p[{i}], {len(prefix) + 1})"
         elif _single_separator(seg) is not None:
             # Fields separated by one character (` {status} {bytes} `): a second split.
             sep2 = _single_separator(seg)

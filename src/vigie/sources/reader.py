@@ -148,17 +148,19 @@ def _string_views(
     count = len(starts)
     views = np.zeros((count, 4), dtype="<u4")
     views[:, 0] = lengths
-    padded = np.concatenate([buffer, np.zeros(16, dtype=np.uint8)])
+    # Reads past the buffer's end are clipped to its last byte (no padded copy of the chunk):
+    # only short lines can reach it, and their bytes past their length are zeroed below.
+    last_byte = max(len(buffer) - 1, 0)
     # Long lines: 4-byte prefix (read as one little-endian word), buffer 0, offset.
     prefix = np.zeros(count, dtype="<u4")
     for k in range(4):  # four vectorized gathers, not a loop over lines
-        prefix |= padded[starts + k].astype("<u4") << np.uint32(8 * k)
+        prefix |= buffer[np.minimum(starts + k, last_byte)].astype("<u4") << np.uint32(8 * k)
     views[:, 1] = prefix
     views[:, 3] = starts
     # Short lines (12 bytes or less) hold their text inline instead.
     short = np.flatnonzero(lengths <= 12)
     if len(short):
-        window = padded[starts[short, None] + np.arange(12)]
+        window = buffer[np.minimum(starts[short, None] + np.arange(12), last_byte)]
         window[np.arange(12) >= lengths[short, None]] = 0
         views[short, 1:4] = window.view("<u4")
     validity = None if valid is None else pa.array(valid).buffers()[1]
