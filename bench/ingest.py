@@ -159,9 +159,39 @@ def write_file(path: Path, fmt: str, lines: int, seed: int, first: str | None = 
             handle.write(memoryview(data)[offsets[0]: offsets[len(text)]])
 
 
+def write_directory(path: Path) -> None:
+    """A SUPANN directory of the bench's users (nine in ten known), as an LDIF export.
+
+    Students have a structure, an étape and a cursus year; staff and teachers a structure. One
+    user in ten is absent, as accounts missing from a real directory are.
+    """
+    entries = []
+    for person in range(USERS):
+        if person % 10 == 9:
+            continue
+        kind = ("student", "student", "student", "student", "student", "student", "student",
+                "teacher", "staff")[person % 9]
+        entry = [f"dn: uid=u{person},ou=people,dc=univ,dc=fr", "objectClass: supannPerson",
+                 f"uid: u{person}", f"eduPersonPrimaryAffiliation: {kind}",
+                 f"eduPersonAffiliation: {kind}", "eduPersonAffiliation: member",
+                 f"supannEntiteAffectationPrincipale: UFR{person % 20:02d}"]
+        if kind == "student":
+            year = ("L1", "L2", "L3", "M1", "M2")[person % 5]
+            entry.append(f"supannEtuInscription: [etab={{UAI}}0000000A][anneeinsc=2025]"
+                         f"[affect=UFR{person % 20:02d}][cursusann={{SUPANN}}{year}]"
+                         f"[etape={{UAI:0000000A}}ETP{person % 50:02d}]")
+        entries.append("\n".join(entry))
+    path.write_text("\n\n".join(entries) + "\n", encoding="utf-8")
+
+
 def config(folder: Path, fmt: str) -> Path:
+    if not (folder / "directory.ldif").exists():
+        write_directory(folder / "directory.ldif")
     body = f"""[vigie]
 lake = "lake"
+
+[directory]
+ldif = "directory.ldif"
 
 [network]
 {chr(10).join(f'{zone} = {json.dumps(cidrs)}' for zone, cidrs in ZONES.items())}

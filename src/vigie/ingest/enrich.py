@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -61,6 +62,50 @@ def route_sql(routes: list[RouteConfig], *, fixed: str | None, default: str) -> 
     return f"CASE {whens} ELSE {sql_str(fixed or default)} END"
 
 
+def encode(values: pa.Array | pa.ChunkedArray, defaults: tuple[str, ...] = ()
+           ) -> pa.DictionaryArray:
+    """`values` dictionary-encoded, with `defaults` in the dictionary too (added if absent)."""
+    encoded = pc.dictionary_encode(
+        values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values)
+    known = set(encoded.dictionary.to_pylist())
+    missing = [value for value in defaults if value not in known]
+    if missing:
+        encoded = pa.DictionaryArray.from_arrays(encoded.indices, pa.concat_arrays(
+            [encoded.dictionary, pa.array(missing, encoded.dictionary.type)]))
+    return encoded
+
+
+def gather(encoded: pa.DictionaryArray, rows: pa.Array, default: str | None = None,
+           ) -> pa.DictionaryArray:
+    """`encoded`'s values at `rows` (NULL rows: `default`, which must be in its dictionary).
+
+    The result stays dictionary-encoded: gathering is a take of small integers, not a copy of
+    text, and the Parquet writer keeps the dictionary instead of hashing every value again.
+    """
+    indices = encoded.indices.take(rows)
+    if default is not None:
+        indices = pc.fill_null(indices, position(encoded, default))
+    return dictionary_array(indices, encoded.dictionary)
+
+
+def dictionary_array(indices: pa.Array | pa.ChunkedArray, dictionary: pa.Array,
+                     ) -> pa.DictionaryArray:
+    """A dictionary array (indices of a chunked result are first made one array)."""
+    if isinstance(indices, pa.ChunkedArray):
+        indices = indices.combine_chunks()
+    return pa.DictionaryArray.from_arrays(indices, dictionary)
+
+
+def position(encoded: pa.DictionaryArray, value: str) -> int:
+    """Where `value` is in the dictionary of `encoded`."""
+    return int(pc.index(encoded.dictionary, value).as_py())
+
+
+def constant(value: str, size: int) -> pa.DictionaryArray:
+    """`value` on `size` rows, as a dictionary of one value."""
+    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(size, np.int32)), pa.array([value]))
+
+
 class Lookup:
     """A dimension computed once per distinct key and remembered for the whole run.
 
@@ -72,7 +117,17 @@ class Lookup:
     def __init__(self, compute: Callable[[pa.Array], pa.Table]) -> None:
         self._compute = compute
         self._lock = threading.Lock()
+        self._encodings: dict[tuple[str, tuple[str, ...]], tuple[pa.Table, pa.DictionaryArray]]
+        self._encodings = {}
         self.table: pa.Table | None = None
+
+    def encoded(self, table: pa.Table, column: str, *defaults: str) -> pa.DictionaryArray:
+        """A column of `table` (as `match` returned it) dictionary-encoded, once per version."""
+        cached = self._encodings.get((column, defaults))
+        if cached is None or cached[0] is not table:
+            cached = self._encodings[column, defaults] = (
+                table, encode(table.column(column), defaults))
+        return cached[1]
 
     def add(self, keys: pa.Array) -> None:
         """Computes and remembers the keys not known yet (`keys` distinct, without NULL)."""
@@ -111,6 +166,13 @@ class Lookup:
         return table, pc.index_in(values, value_set=table.column(0))
 
 
+#: Person attributes gathered as dictionary arrays, with the defaults an event may need.
+_PERSON_DEFAULTS: dict[str, tuple[str, ...]] = {
+    "population": ("unknown", "anonymous"), "structure": (), "structure_label": (),
+    "etape": (), "cursus_year": (),
+}
+
+
 class People:
     """The pseudonymous directory snapshots of the lake, each valid from its date to the next.
 
@@ -121,6 +183,8 @@ class People:
 
     def __init__(self, table: pa.Table) -> None:
         self.table = table.sort_by("valid_from")
+        self.encoded = {column: encode(self.table.column(column), defaults)
+                        for column, defaults in _PERSON_DEFAULTS.items()}
         starts = pc.unique(self.table.column("valid_from")).to_pylist()
         counts = pc.value_counts(self.table.column("valid_from")).to_pylist()
         sizes = {c["values"]: c["counts"] for c in counts}
@@ -238,14 +302,21 @@ class Enricher:
         agents, agent_rows = dims.agents.match(good.column("user_agent").fill_null(""))
         days, day_rows = dims.days.match(good.column("_day"))
 
-        def person(column: str) -> pa.Array:
-            return dims.people.table.column(column).take(person_rows)
+        population = dims.people.encoded["population"]
+        indices = gather(population, person_rows, "unknown").indices
 
-        def agent(column: str) -> pa.Array:
-            return agents.column(column).take(agent_rows)
+        def person(column: str) -> pa.DictionaryArray:
+            return gather(dims.people.encoded[column], person_rows)
+
+        def agent(column: str, default: str | None = None) -> pa.DictionaryArray:
+            return gather(dims.agents.encoded(agents, column, *filter(None, [default])),
+                          agent_rows, default)
 
         def day(column: str) -> pa.Array:
             return days.column(column).take(day_rows)
+
+        def day_text(column: str) -> pa.DictionaryArray:
+            return gather(dims.days.encoded(days, column), day_rows)
 
         host = HOST_SQL if "_host" in service else "NULL"
         columns = {
@@ -254,28 +325,29 @@ class Enricher:
             "service": self._per_distinct(good.column("target"), (
                 f"SELECT {service} FROM (SELECT value AS target, {host} AS _host "
                 "FROM _vigie_values)")),
-            "source": pa.repeat(source, size),
-            "format": pa.repeat(format_name, size),
+            "source": constant(source, size),
+            "format": constant(format_name, size),
             "action": good.column("action"),
             "status": self._per_distinct(good.column("status"),
                                          "SELECT TRY_CAST(value AS INTEGER) FROM _vigie_values"),
             "user_pseudo": pseudo,
-            "population": pc.if_else(pc.is_null(pseudo), "anonymous",
-                                     pc.coalesce(person("population"), "unknown")),
-            "affiliations": person("affiliations"),
+            "population": dictionary_array(
+                pc.if_else(pc.is_null(pseudo), position(population, "anonymous"), indices),
+                population.dictionary),
+            "affiliations": dims.people.table.column("affiliations").take(person_rows),
             "structure": person("structure"),
             "structure_label": person("structure_label"),
             "etape": person("etape"),
             "cursus_year": person("cursus_year"),
-            "zone": pc.coalesce(zones.column("zone").take(zone_rows), "unknown"),
-            "device": pc.coalesce(agent("device"), "other"),
+            "zone": gather(dims.zones.encoded(zones, "zone", "unknown"), zone_rows, "unknown"),
+            "device": agent("device", "other"),
             "browser": agent("browser"),
             "os": agent("os"),
             "weekday": day("weekday"),
             "hour": pc.cast(pc.hour(good.column("_local")), pa.int8()),
             "is_public_holiday": day("is_public_holiday"),
             "is_school_holiday": day("is_school_holiday"),
-            "academic_year": day("academic_year"),
-            "month": day("month"),
+            "academic_year": day_text("academic_year"),
+            "month": day_text("month"),
         }
         return pa.table({name: columns[name] for name in EVENT_COLUMNS})

@@ -144,7 +144,9 @@ _STATISTICS = ["ts", "day"]
 def _write_parquet(rows: pa.Table, path: Path) -> None:
     """One Parquet file of the lake, zstd-compressed, with the encodings that pay off."""
     pq.write_table(
-        rows, path, compression="zstd",
+        # Without the Arrow schema, files say "string" whether a column was gathered as a
+        # dictionary or not: every reader sees the same types in every file.
+        rows, path, compression="zstd", store_schema=False,
         use_dictionary=[c for c in rows.column_names if c not in _UNIQUE_COLUMNS],
         write_statistics=[c for c in _STATISTICS if c in rows.column_names],
     )

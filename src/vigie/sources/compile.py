@@ -41,6 +41,12 @@ def sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def _literal(expression: str) -> str | None:
+    """The text of a SQL string literal (`'service-ticket'`), None for any other expression."""
+    match = re.fullmatch(r"'((?:[^']|'')*)'", expression.strip())
+    return match.group(1).replace("''", "'") if match else None
+
+
 def repr_name(name: str) -> str:
     """A SQL identifier, quoted."""
     return '"' + name.replace('"', '""') + '"'
@@ -93,6 +99,8 @@ class CompiledFormat:
     spec: FormatSpec
     sql: str
     time_sql: str
+    #: Canonical fields that are the same on every row (a literal, or NULL): (name, value).
+    constants: tuple[tuple[str, str | None], ...] = ()
 
     def parse(self, con: duckdb.DuckDBPyConnection, relation: str, *, timezone: str,
               reference: datetime) -> pa.Table:
@@ -119,6 +127,9 @@ class CompiledFormat:
         reason = pc.if_else(unreadable, f"unreadable time (expected {self.spec.time_format})",
                             reason)
         fields = fields.drop_columns(["_time_raw", "_reason"])
+        for name, value in self.constants:
+            fields = fields.append_column(name, pa.repeat(pa.scalar(value, pa.string()),
+                                                          fields.num_rows))
         return fields.append_column("ts", ts).append_column(
             "_local", _microseconds(times.column("_local")).take(index)).append_column(
             "_day", times.column("_day").take(index)).append_column("_reason", reason)
@@ -329,8 +340,15 @@ def compile_format(spec: FormatSpec, *, omit: frozenset[str] = frozenset()) -> C
         mapped[name] = expr
     for name in omit:
         mapped.pop(name, None)
-    canon = ",\n  ".join(
-        f"CAST({mapped.get(f, 'NULL')} AS VARCHAR) AS {f}" for f in CANONICAL_FIELDS
+    # A field that is NULL or one literal is added to the parsed rows by Arrow, not by SQL.
+    constants = tuple(
+        (f, _literal(mapped.get(f, "NULL"))) for f in CANONICAL_FIELDS
+        if mapped.get(f, "NULL") == "NULL" or _literal(mapped[f]) is not None
+    )
+    fixed = {f for f, _ in constants}
+    # Each computed field as ", <expression> AS <name>" (there may be none).
+    canon = "".join(
+        f",\n  CAST({mapped[f]} AS VARCHAR) AS {f}" for f in CANONICAL_FIELDS if f not in fixed
     )
     time_sql = (
         "SELECT _time_raw, ts, _local, _local::DATE AS _day FROM ("
@@ -340,10 +358,10 @@ def compile_format(spec: FormatSpec, *, omit: frozenset[str] = frozenset()) -> C
     if spec.kind == "table":
         # Already columns (a database table or CSV export): no cutting, no quarantine by shape.
         sql = (
-            f"SELECT line_no, byte_offset, {repr_name(spec.time_field)} AS _time_raw,\n"
-            f"  {canon},\n  NULL::VARCHAR AS _reason\nFROM __RELATION__"
+            f"SELECT line_no, byte_offset, {repr_name(spec.time_field)} AS _time_raw{canon},\n"
+            "  NULL::VARCHAR AS _reason\nFROM __RELATION__"
         )
-        return CompiledFormat(spec, sql, time_sql)
+        return CompiledFormat(spec, sql, time_sql, constants)
     source, matched, fields = _cut(spec, _referenced(spec, mapped.values()))
     # Field expressions refer to cut fields by bare name: each is a column of `_fields`.
     field_cols = ", ".join(f"{expr} AS {repr_name(n)}" for n, expr in fields.items())
@@ -354,8 +372,7 @@ WITH _fields AS (
 ),
 _mapped AS (
   SELECT line_no, byte_offset, _text_ok, _matched,
-  {repr_name(spec.time_field)} AS _time_raw,
-  {canon}
+  {repr_name(spec.time_field)} AS _time_raw{canon}
   FROM _fields
 )
 SELECT * EXCLUDE (_text_ok, _matched),
@@ -364,4 +381,4 @@ SELECT * EXCLUDE (_text_ok, _matched),
   END AS _reason
 FROM _mapped
 """
-    return CompiledFormat(spec, sql, time_sql)
+    return CompiledFormat(spec, sql, time_sql, constants)
