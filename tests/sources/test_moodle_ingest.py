@@ -10,6 +10,7 @@ from tests.conftest import write_config
 from tests.sources.conftest import Postgres, copy_log_rows, copy_users
 from tests.sources.test_moodle import FIXTURES, USERS, make_rows
 from vigie.config import load_config
+from vigie.ingest import tables
 from vigie.ingest.pipeline import ingest
 from vigie.warehouse.query import connect
 
@@ -57,7 +58,11 @@ def test_ingest_moodle_database_password_missing_is_reported(
     assert failed.error is not None and "TEST_MOODLE_PASSWORD" in failed.error
 
 
-def test_ingest_moodle_csv_export_once_with_rejects_quarantined(tmp_path: Path) -> None:
+@pytest.mark.parametrize("slice_rows", [500_000, 2])
+def test_ingest_moodle_csv_export_once_with_rejects_quarantined(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, slice_rows: int,
+) -> None:
+    monkeypatch.setattr(tables, "EXPORT_SLICE_ROWS", slice_rows)  # one slice, or many
     config = write_config(tmp_path, f"""
 [[sources]]
 name = "moodle-csv"
@@ -71,4 +76,6 @@ users_csv = "{FIXTURES}/user.csv"
     con = connect(tmp_path / "lake")
     assert sorted(con.sql("SELECT line_no FROM quarantine").fetchall()) == [(5,), (8,)]
     assert con.sql("SELECT count(*) FROM events WHERE user_pseudo IS NOT NULL").fetchall()[0][0]
+    assert con.sql("SELECT count(*) FROM events").fetchall() == [(report.rows,)]
+    assert con.sql("SELECT sum(events) FROM daily").fetchall() == [(report.rows,)]
     assert ingest(load_config(config), secret=SECRET).rows == 0

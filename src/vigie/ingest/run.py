@@ -100,7 +100,7 @@ class SourceRun:
                 folder = tx.area(table) / f"service={service}" / f"month={month}"
                 folder.mkdir(parents=True, exist_ok=True)
                 _write_parquet(part.drop_columns(["service", "month"]),
-                               folder / f"part-{tx.id}.parquet")
+                               folder / tx.part())
 
     def process(self, lines: pa.Table, tx: Transaction, *, origin: str,
                 reference: datetime) -> tuple[int, int]:
@@ -128,7 +128,7 @@ class SourceRun:
                 f"COPY (SELECT {sql_str(origin)} AS file, line_no, byte_offset, "
                 f"_reason AS reason, {sql_str(self.spec.name)} AS format, "
                 "current_timestamp AS quarantined_at FROM parsed WHERE _reason IS NOT NULL "
-                f"ORDER BY line_no) TO '{folder}/part-{tx.id}.parquet' (FORMAT parquet)"
+                f"ORDER BY line_no) TO '{folder / tx.part()}' (FORMAT parquet)"
             )
             con.unregister("parsed")
         con.unregister("raw_lines")

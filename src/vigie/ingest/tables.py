@@ -37,9 +37,13 @@ def ingest_database(run: SourceRun, lake: Lake, report: FileReport) -> None:
         report.quarantined += bad
 
 
+#: Rows of a CSV export enriched at once (about a log chunk's worth).
+EXPORT_SLICE_ROWS = 500_000
+
+
 def ingest_export(run: SourceRun, lake: Lake, path: Path, report: FileReport,
                    base: Path) -> None:
-    """A CSV export of Moodle's log table: read whole, once (an export does not grow)."""
+    """A CSV export of Moodle's log table: read once (an export does not grow), by slices."""
     file = fingerprint(path)
     if not file.head or known_state(file, lake.known_files(run.source.name)):
         return
@@ -48,8 +52,13 @@ def ingest_export(run: SourceRun, lake: Lake, path: Path, report: FileReport,
         path, users_csv=None if users is None else (base / users if not Path(users).is_absolute()
                                                     else Path(users)))
     with lake.transaction() as tx:
-        rows, bad = run.process(rows_table, tx, origin=str(path),
-                                reference=datetime.fromtimestamp(file.mtime, tz=UTC))
+        rows = bad = 0
+        # By slices, so that memory does not grow with the export beyond its rows themselves.
+        for start in range(0, max(rows_table.num_rows, 1), EXPORT_SLICE_ROWS):
+            added, rejected = run.process(
+                rows_table.slice(start, EXPORT_SLICE_ROWS), tx, origin=str(path),
+                reference=datetime.fromtimestamp(file.mtime, tz=UTC))
+            rows, bad = rows + added, bad + rejected
         if rejects.num_rows:
             folder = tx.area("quarantine") / f"source={run.source.name}"
             folder.mkdir(parents=True, exist_ok=True)
@@ -57,7 +66,7 @@ def ingest_export(run: SourceRun, lake: Lake, path: Path, report: FileReport,
             run.con.execute(
                 f"COPY (SELECT {sql_str(str(path))} AS file, line_no, 0::BIGINT AS byte_offset, "
                 f"reason, {sql_str(run.spec.name)} AS format, current_timestamp AS "
-                f"quarantined_at FROM _rejects) TO '{folder}/part-{tx.id}-rejects.parquet' "
+                f"quarantined_at FROM _rejects) TO '{folder / tx.part()}' "
                 "(FORMAT parquet)"
             ).fetchall()
             run.con.unregister("_rejects")

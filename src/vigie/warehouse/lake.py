@@ -81,6 +81,12 @@ class Transaction:
     files: list[FileState] = field(default_factory=list)
     cursors: dict[str, tuple[str, int]] = field(default_factory=dict)
     drops: list[str] = field(default_factory=list)
+    _parts: int = 0
+
+    def part(self) -> str:
+        """A new file name, unique in the lake: a transaction may write several per folder."""
+        self._parts += 1
+        return f"part-{self.id}-{self._parts}.parquet"
 
     def area(self, table: str) -> Path:
         """The staging folder of one table (`events`, `quarantine`, `directory`)."""
