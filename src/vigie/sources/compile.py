@@ -162,60 +162,86 @@ def _single_separator(segment: str) -> str | None:
 
 def _split_fast_path(
     template: str, sep: str, names: list[str], needed: set[str]
-) -> tuple[list[str], str, dict[str, str]]:
-    """(extra columns, condition, field expressions) cutting a template on one separator, mostly
-    without regex.
+) -> tuple[list[list[str]], str, dict[str, str]]:
+    """(layers of extra columns, condition, field expressions) cutting a template on one
+    separator, without regular expressions for the lines of the expected shape.
 
     Each segment between separators is pure literal text, one field (possibly between a literal
-    prefix and suffix: cut by position), or several fields (cut by a short regex on that segment
-    only, computed once as column `_sN`). A template that ends with a lone field keeps the
-    remaining segments joined, so trailing extra fields are allowed.
+    prefix and suffix: cut by position), fields separated by one character (a second split), or
+    fields between other literals: cut one after the other at the first occurrence of the
+    literal that follows each (what a lazy regex group does), one projection layer per field.
+    A template that ends with a lone field keeps the remaining segments joined, so trailing
+    extra fields are allowed.
     """
     segments = template.split(sep)
     n = len(segments)
     tail = _HOLE.fullmatch(segments[-1]) is not None
-    columns: list[str] = []
+    layers: list[list[str]] = []
+
+    def add(level: int, column: str) -> None:
+        while len(layers) <= level:
+            layers.append([])
+        layers[level].append(column)
+
     conditions = [f"len(_p) {'>=' if tail else '='} {n}"]
     values: dict[str, str] = {}
     for i, seg in enumerate(segments, start=1):
         holes = _HOLE.findall(seg)
+        literals = _HOLE.split(seg)[0::2]
         if not holes:
             continue
         if len(holes) == 1 and i == n and tail:
             values[holes[0]] = f"array_to_string(_p[{n}:], {sql_str(sep)})"
         elif len(holes) == 1:
-            prefix, suffix = seg.split("{" + holes[0] + "}")
+            prefix, suffix = literals
             if prefix:
                 conditions.append(f"starts_with(_p[{i}], {sql_str(prefix)})")
             if suffix:
                 conditions.append(f"ends_with(_p[{i}], {sql_str(suffix)})")
-            if suffix:
                 end = f"length(_p[{i}]) - {len(prefix) + len(suffix)}"
                 values[holes[0]] = f"substr(_p[{i}], {len(prefix) + 1}, {end})"
             else:  # to the segment's end: no length to measure
-                values[holes[0]] = f"substr(_p[{i}], {len(prefix) + 1})"
+                values[holes[0]] = f"substr(_p[{i}], {len(prefix) + 1})" if prefix else f"_p[{i}]"
         elif _single_separator(seg) is not None:
             # Fields separated by one character (` {status} {bytes} `): a second split.
             sep2 = _single_separator(seg)
             assert sep2 is not None
             parts = seg.split(sep2)
-            columns.append(f"string_split(_p[{i}], {sql_str(sep2)}) AS _s{i}")
+            add(0, f"string_split(_p[{i}], {sql_str(sep2)}) AS _s{i}")
             conditions.append(f"len(_s{i}) = {len(parts)}")
             values.update({part[1:-1]: f"_s{i}[{k}]" for k, part in enumerate(parts, start=1)
                            if part})
+        elif all(literals[1:-1]):
+            # `{ip} {ident} {user} [{time}] `: each field ends where the next literal starts.
+            prefix, inner, suffix = literals[0], literals[1:-1], literals[-1]
+            if prefix:
+                conditions.append(f"starts_with(_p[{i}], {sql_str(prefix)})")
+            add(0, (f"substr(_p[{i}], {len(prefix) + 1})" if prefix else f"_p[{i}]")
+                + f" AS _c{i}_0")
+            for k, literal in enumerate(inner):
+                rest, found = f"_c{i}_{k}", f"strpos(_c{i}_{k}, {sql_str(literal)})"
+                conditions.append(f"{found} > 0")
+                add(k + 1, f"left({rest}, {found} - 1) AS _v{i}_{k}")
+                add(k + 1, f"substr({rest}, {found} + {len(literal)}) AS _c{i}_{k + 1}")
+                values[holes[k]] = f"_v{i}_{k}"
+            last = f"_c{i}_{len(inner)}"
+            if suffix:
+                conditions.append(f"ends_with({last}, {sql_str(suffix)})")
+                last = f"left({last}, length({last}) - {len(suffix)})"
+            values[holes[-1]] = last
         else:
-            # A short regex on this segment only, anchored at both ends: when it does not match,
-            # every group is empty, which is the test (a segment whose fields are all empty
-            # would not have a readable time anyway).
+            # Adjacent fields: a short regex on this segment only, anchored at both ends; when
+            # it does not match, every group is empty, which is the test (a segment whose fields
+            # are all empty would not have a readable time anyway).
             rx = template_regex(seg, anchored_end=True)
-            columns.append(f"{_regex_struct(f'_p[{i}]', rx, holes)} AS _s{i}")
+            add(0, f"{_regex_struct(f'_p[{i}]', rx, holes)} AS _s{i}")
             conditions.append(
                 "(" + " OR ".join(f"_s{i}.\"{name}\" <> ''" for name in holes) + ")")
             values.update({name: f'_s{i}."{name}"' for name in holes})
     missing = [nm for nm in names if nm not in values]
     if missing:
         raise FormatError(f"template field(s) {missing} straddle the split character {sep!r}")
-    return columns, " AND ".join(conditions), {
+    return layers, " AND ".join(conditions), {
         nm: values[nm] if nm in needed else "NULL::VARCHAR" for nm in names}
 
 
@@ -254,13 +280,14 @@ def _cut(spec: FormatSpec, needed: set[str]) -> tuple[str, str, dict[str, str]]:
     slow = {n: f'_r."{n}"' for n in names}
     if not (spec.template and spec.split):
         return f"SELECT *, {regex} AS _r FROM ({lines})", "_r IS NOT NULL", slow
-    columns, fast_ok, fast = _split_fast_path(spec.template, spec.split, names, needed)
+    layers, fast_ok, fast = _split_fast_path(spec.template, spec.split, names, needed)
+    source = ("SELECT line_no, byte_offset, line, line IS NOT NULL AS _text_ok, "
+              f"string_split(line, {sql_str(spec.split)}) AS _p FROM __RELATION__")
+    for layer in layers:
+        source = f"SELECT *, {', '.join(layer)} FROM ({source})"
     source = (
         f"SELECT *, CASE WHEN NOT _fast THEN {regex} END AS _r FROM ("
-        f"SELECT *, coalesce({fast_ok}, false) AS _fast FROM ("
-        "SELECT *" + "".join(", " + c for c in columns) + " FROM ("
-        "SELECT line_no, byte_offset, line, line IS NOT NULL AS _text_ok, "
-        f"string_split(line, {sql_str(spec.split)}) AS _p FROM __RELATION__)))"
+        f"SELECT *, coalesce({fast_ok}, false) AS _fast FROM ({source}))"
     )
     return source, "(_fast OR _r IS NOT NULL)", {
         n: f"CASE WHEN _fast THEN {fast[n]} ELSE {slow[n]} END" for n in names}
