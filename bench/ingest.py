@@ -24,6 +24,7 @@ import ipaddress
 import json
 import re
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -291,6 +292,7 @@ def main() -> None:
         size = sum(p.stat().st_size for p in (folder / "logs").iterdir())
         print(f"\n{fmt}: generated {size / 1e9:.2f} GB in {time.perf_counter() - t0:.1f} s")
         cfg = config(folder, fmt)
+        shutil.rmtree(folder / "lake", ignore_errors=True)  # a reused --dir starts afresh
         done = subprocess.run(
             [sys.executable, __file__, "--worker", str(cfg)],
             check=True, capture_output=True, text=True,
