@@ -216,9 +216,11 @@ def run_vigie(config_path: str) -> None:
     start = time.perf_counter()
     report = ingest(load_config(Path(config_path)), secret=SECRET)
     elapsed = time.perf_counter() - start
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    rss, cpu = usage.ru_maxrss * 1024, usage.ru_utime + usage.ru_stime
     lines = report.rows + report.quarantined
-    print(json.dumps({"lines": lines, "rows": report.rows, "seconds": elapsed, "rss": rss}))
+    print(json.dumps({"lines": lines, "rows": report.rows, "seconds": elapsed, "rss": rss,
+                      "cpu": cpu}))
 
 
 def run_baseline(fmt: str, path: Path, limit: int, out: Path) -> dict[str, float]:
@@ -274,6 +276,8 @@ def main() -> None:
     parser.add_argument("--baseline-lines", type=int, default=300_000)
     parser.add_argument("--formats", nargs="+", default=list(BASELINE))
     parser.add_argument("--dir", type=Path, default=None, help="work folder (default: temp)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep the log files already in --dir (same --lines and --files)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -286,11 +290,13 @@ def main() -> None:
         (folder / "logs").mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
         for i in range(args.files):
+            if args.reuse and (folder / f"logs/part{i:03d}.log").exists():
+                continue
             write_file(folder / f"logs/part{i:03d}.log", fmt, args.lines, seed=1 + i,
                        first=f"# bench file {i}" if args.files > 1 else None,
                        span=(i / args.files, (i + 1) / args.files))
         size = sum(p.stat().st_size for p in (folder / "logs").iterdir())
-        print(f"\n{fmt}: generated {size / 1e9:.2f} GB in {time.perf_counter() - t0:.1f} s")
+        print(f"\n{fmt}: {size / 1e9:.2f} GB of logs ready in {time.perf_counter() - t0:.1f} s")
         cfg = config(folder, fmt)
         shutil.rmtree(folder / "lake", ignore_errors=True)  # a reused --dir starts afresh
         done = subprocess.run(
@@ -303,7 +309,8 @@ def main() -> None:
         v_rate = vigie["lines"] / vigie["seconds"]
         b_rate = base["lines"] / base["seconds"]
         print(f"  vigie    : {vigie['lines']:>12,} lines in {vigie['seconds']:7.2f} s = "
-              f"{v_rate:>12,.0f} lines/s, peak RSS {vigie['rss'] / 2**20:,.0f} MiB")
+              f"{v_rate:>12,.0f} lines/s, peak RSS {vigie['rss'] / 2**20:,.0f} MiB, "
+              f"{vigie['cpu'] / vigie['lines'] * 1e6:.2f} µs of CPU per line")
         print(f"  baseline : {base['lines']:>12,} lines in {base['seconds']:7.2f} s = "
               f"{b_rate:>12,.0f} lines/s (pure-Python re loop)")
         print(f"  ratio    : {v_rate / b_rate:.1f}×")
