@@ -20,10 +20,11 @@ from rich.table import Table
 
 from vigie.config import Config, load_config
 from vigie.errors import VigieError
-from vigie.ingest.pipeline import RunReport, ingest
+from vigie.ingest.pipeline import RunReport, compact_lake, ingest
 from vigie.lrs.cli import lrs_app
 from vigie.privacy.pseudonym import create_secret, secret_of
 from vigie.sources.spec import available_formats
+from vigie.warehouse.compact import CompactReport
 from vigie.warehouse.query import connect
 from vigie.web.cli import serve, web_app
 from vigie.web.report import report
@@ -56,7 +57,7 @@ def _run(action: Callable[[], Any]) -> Any:
 
 
 def run_ingest(config: Config, *, snapshot_date: date | None = None,
-               sources: list[str] | None = None) -> RunReport:
+               sources: list[str] | None = None, compact_after: bool = True) -> RunReport:
     """Ingests with a Rich progress bar (bytes read across all files)."""
     secret = secret_of(config)
     with Progress(
@@ -69,7 +70,7 @@ def run_ingest(config: Config, *, snapshot_date: date | None = None,
             progress.update(task, advance=read, description=f"{source}: {path.name}")
 
         report = ingest(config, secret=secret, snapshot_date=snapshot_date, progress=advance,
-                        sources=sources)
+                        sources=sources, compact_after=compact_after)
         progress.update(task, description="ingestion done")
     return report
 
@@ -117,6 +118,14 @@ def print_summary(config: Config, report: RunReport) -> None:
         f"Run: [bold]{_n(report.rows)}[/] new events, [bold]{_n(report.quarantined)}[/] "
         "lines quarantined (see `vigie query \"SELECT * FROM quarantine\"`)."
     )
+    if report.compaction is not None:
+        print_compaction(report.compaction)
+
+
+def print_compaction(report: CompactReport) -> None:
+    console.print(f"Summaries: {_n(report.folded)} new files folded in "
+                  f"({len(report.services)} services, {report.seconds:.1f} s), "
+                  f"{_n(report.expired)} expired month partitions dropped.")
 
 
 def _n(value: int) -> str:
@@ -131,6 +140,9 @@ def ingest_command(
         "--source", "-s", help="Only this source (repeatable).")] = None,
     snapshot_date: Annotated[str | None, typer.Option(
         help="Date of the directory snapshot (YYYY-MM-DD); default: today.")] = None,
+    compact: Annotated[bool, typer.Option(
+        help="Fold the new files into the dashboards' summaries at the end (see `vigie "
+             "compact`).")] = True,
 ) -> None:
     """Reads new log lines of every source into the lake (idempotent: safe to rerun).
 
@@ -139,12 +151,24 @@ def ingest_command(
     def action() -> None:
         cfg = load_config(config)
         on = date.fromisoformat(snapshot_date) if snapshot_date else None
-        report = run_ingest(cfg, snapshot_date=on, sources=source)
+        report = run_ingest(cfg, snapshot_date=on, sources=source, compact_after=compact)
         print_summary(cfg, report)
         if any(f.error for f in report.files) or report.directory_error:
             raise typer.Exit(1)
 
     _run(action)
+
+
+@app.command("compact")
+def compact_command(config: ConfigOption = Path("vigie.toml")) -> None:
+    """Folds newly ingested files into the dashboards' summaries, applies the retention.
+
+    `vigie ingest` does it after each run: run it alone after `--no-compact` runs, or on a
+    lake written by an older vigie.
+
+    Example:  [bold]vigie compact -c /etc/vigie/vigie.toml[/]
+    """
+    _run(lambda: print_compaction(compact_lake(load_config(config))))
 
 
 @app.command("query")

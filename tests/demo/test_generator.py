@@ -97,6 +97,16 @@ def test_demo_generator_other_seed_other_logs(demo: Path, tmp_path: Path) -> Non
     assert (other.parent / name).read_bytes() != (demo.parent / name).read_bytes()
 
 
+def test_demo_generator_other_stream_same_people_other_events(demo: Path,
+                                                              tmp_path: Path) -> None:
+    # Windows of a long period (bench/dashboard.py): the same directory, other events.
+    other = generate(tmp_path / "stream", stream=1, **SMALL)  # type: ignore[arg-type]
+    assert (other.parent / "annuaire.ldif").read_bytes() == (
+        demo.parent / "annuaire.ldif").read_bytes()
+    for name in ("logs/cas/serviceStats.log", "logs/mail/dovecot.log"):
+        assert (other.parent / name).read_bytes() != (demo.parent / name).read_bytes()
+
+
 def test_demo_generator_config_is_valid(demo: Path, config: Config) -> None:
     shipped = builtin_formats()
     assert config.vigie.school_zone == "B"

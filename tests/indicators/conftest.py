@@ -1,4 +1,8 @@
-"""Fixtures of the indicator tests: the hand-made lake of `lake.py`, opened with DuckDB."""
+"""Fixtures of the indicator tests: the hand-made lake of `lake.py`, opened with DuckDB.
+
+Every test taking `con` runs twice: on the lake's tables alone (summaries computed on the fly)
+and on the same lake compacted (summaries read from their files), with the same expectations.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.indicators.lake import build_lake
+from tests.indicators.lake import build_lake, build_summarized_lake
 from vigie.warehouse.query import connect
 
 
@@ -18,9 +22,21 @@ def small_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_lake(tmp_path_factory.mktemp("indicators") / "lake")
 
 
+@pytest.fixture(scope="session")
+def summarized_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small lake as ingestion leaves it: `daily` table and compacted summaries."""
+    return build_summarized_lake(tmp_path_factory.mktemp("indicators") / "lake")
+
+
+@pytest.fixture(params=["tables", "summaries"])
+def lake(request: pytest.FixtureRequest, small_lake: Path, summarized_lake: Path) -> Path:
+    """The small lake, without then with its summaries."""
+    return small_lake if request.param == "tables" else summarized_lake
+
+
 @pytest.fixture
-def con(small_lake: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+def con(lake: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """A DuckDB connection with the lake's views."""
-    connection = connect(small_lake)
+    connection = connect(lake)
     yield connection
     connection.close()

@@ -19,6 +19,10 @@ Events (local time, Europe/Paris); x01 is an account missing from the directory:
 
 Quarantine: cas 2 lines "does not match…" (1 file) and 1 "unreadable time…"; helpdesk 1
 "not valid UTF-8…".
+
+`build_summarized_lake` writes the same lake as ingestion would leave it: with the `daily`
+table and the summaries compaction folds the files into, so that every expected figure is
+checked both ways (summaries read from their files, or computed from the tables).
 """
 
 from __future__ import annotations
@@ -33,7 +37,12 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-__all__ = ["build_lake", "pseudo"]
+from vigie.warehouse.compact import compact
+from vigie.warehouse.daily import daily_sql
+from vigie.warehouse.lake import Lake
+from vigie.warehouse.query import connect
+
+__all__ = ["build_lake", "build_summarized_lake", "pseudo"]
 
 PARIS = ZoneInfo("Europe/Paris")
 LABELS = {"SCI": "Sciences", "LET": "Lettres", "ADM": "Administration"}
@@ -160,4 +169,18 @@ def build_lake(lake: Path) -> Path:
                                   "reason": reason, "format": "x", "quarantined_at": at})
     for source, rows in by_source.items():
         _write(rows, QUARANTINE_SCHEMA, lake / "quarantine" / f"source={source}" / "part-0.parquet")
+    return lake
+
+
+def build_summarized_lake(lake: Path) -> Path:
+    """The lake above with its `daily` table, compacted as `vigie ingest` leaves a lake."""
+    build_lake(lake)
+    connect(lake).execute(
+        f"COPY ({daily_sql('events', partition_keys=True)}) TO '{lake / 'daily'}' "
+        "(FORMAT parquet, PARTITION_BY (service, month), FILENAME_PATTERN 'part-{i}')")
+    writer = Lake(lake)
+    try:
+        compact(writer)
+    finally:
+        writer.close()
     return lake

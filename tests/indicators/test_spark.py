@@ -1,4 +1,5 @@
-"""The whole catalogue on PySpark (local mode) gives DuckDB's answers, cell for cell."""
+"""The whole catalogue on PySpark (local mode) gives DuckDB's answers, cell for cell, on the
+lake's tables alone and with its summaries (the same plan, so the same SQL, on both engines)."""
 
 from __future__ import annotations
 
@@ -29,10 +30,10 @@ FILTERS = [
 
 
 @pytest.fixture(scope="module")
-def spark(small_lake: Path) -> Iterator[Any]:
+def session() -> Iterator[Any]:
     from pyspark.sql import SparkSession
 
-    session = (
+    spark = (
         SparkSession.builder.master("local[2]").appName("vigie-indicators-tests")
         .config("spark.ui.enabled", "false")
         .config("spark.sql.session.timeZone", "UTC")
@@ -40,9 +41,18 @@ def spark(small_lake: Path) -> Iterator[Any]:
         .config("spark.sql.shuffle.partitions", "2")
         .getOrCreate()
     )
-    register_views(session, small_lake)
-    yield session
-    session.stop()
+    yield spark
+    spark.stop()
+
+
+@pytest.fixture(scope="module", params=["tables", "summaries"])
+def spark(request: pytest.FixtureRequest, session: Any, small_lake: Path,
+          summarized_lake: Path) -> tuple[Any, Path]:
+    """A Spark session with the views of the small lake, without then with its summaries."""
+    lake = small_lake if request.param == "tables" else summarized_lake
+    views = session.newSession()  # its own temporary views
+    register_views(views, lake)
+    return views, lake
 
 
 def same(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> bool:
@@ -63,29 +73,30 @@ def same(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> bool:
 
 
 @pytest.mark.parametrize("indicator_id", sorted(CATALOGUE))
-def test_indicators_spark_gives_duckdb_results(spark: Any, small_lake: Path,
+def test_indicators_spark_gives_duckdb_results(spark: tuple[Any, Path],
                                                indicator_id: str) -> None:
     """Each indicator unfiltered (k = 2, so rankings keep small segments) and with one filter
     set (rotating, so every filter is exercised on Spark while keeping the suite quick)."""
+    session, lake = spark
     indicator = CATALOGUE[indicator_id]
-    con = connect(small_lake)
+    con = connect(lake)
     rotating = FILTERS[sorted(CATALOGUE).index(indicator_id) % len(FILTERS)]
     for filters, k in ((Filters(), 2), (rotating, 5)):
         expected = run(indicator, con, filters, k=k, strict=False)
-        got = run_spark(indicator, spark, small_lake, filters, k=k, strict=False,
+        got = run_spark(indicator, session, lake, filters, k=k, strict=False,
                         register=False)
         assert got.schema == expected.schema
         assert same(got.to_pylist(), expected.to_pylist()), (filters, k)
 
 
-def test_indicators_spark_publish_suppresses(spark: Any, small_lake: Path) -> None:
-    published = publish_spark(CATALOGUE["adoption"], spark, small_lake, register=False)
+def test_indicators_spark_publish_suppresses(spark: tuple[Any, Path]) -> None:
+    published = publish_spark(CATALOGUE["adoption"], *spark, register=False)
     assert published["users_suppressed"].to_pylist() == [True, False, True, True, True, False]
 
 
-def test_indicators_spark_filter_values_cannot_inject_sql(spark: Any, small_lake: Path) -> None:
+def test_indicators_spark_filter_values_cannot_inject_sql(spark: tuple[Any, Path]) -> None:
     hostile = Filters(service="x' OR 1 = 1 OR 'a' = 'a", population="\\' OR true --")
-    table = run_spark(CATALOGUE["rhythm"], spark, small_lake, hostile, register=False)
+    table = run_spark(CATALOGUE["rhythm"], *spark, hostile, register=False)
     assert table.num_rows == 0
     sql = render(CATALOGUE["rhythm"], Filters(service="moodle"))
     assert "service = 'moodle'" in sql and "CAST(NULL AS DATE)" in sql

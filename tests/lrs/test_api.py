@@ -447,3 +447,45 @@ def test_authority_group_must_be_anonymous_with_two_members(
     assert with_authority({"objectType": "Group", "mbox": "mailto:g@example.org",
                            "member": [member, other]}) == 400
     assert with_authority(member) == 200
+
+
+def test_extensions_keep_big_integers_and_refuse_non_finite_numbers(
+    client: TestClient, writer: dict[str, str]
+) -> None:
+    """Extensions are free JSON: an integer beyond 64 bits (which orjson cannot write) is
+    stored and read back exactly, and sent again it is the same statement; NaN and 1e999 (an
+    infinity once parsed) are refused with the path of the value, before anything is stored."""
+    big = {**s.viewed(1), "id": str(uuid.uuid4()),
+           "result": {"extensions": {"http://x.example/big": 2**70, "http://x.example/é": "ü"}}}
+    [statement_id] = post(client, writer, big)
+    got = client.get(URL, params={"statementId": statement_id}, headers=writer).json()
+    assert got["result"]["extensions"] == {"http://x.example/big": 2**70,
+                                           "http://x.example/é": "ü"}
+    assert post(client, writer, big) == [statement_id]
+    for value in ("NaN", "1e999", "-1e999"):
+        body = json.dumps({**s.viewed(2), "context": {"extensions": {
+            "http://x.example/n": {"list": [1, None, "__VALUE__"]}}}}).replace(
+            '"__VALUE__"', value)
+        refused = client.post(URL, content=body, headers={**writer,
+                                                          "Content-Type": "application/json"})
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["message"].startswith(
+            "context.extensions.http://x.example/n.list[2]: must be a finite number")
+    assert len(query(client, writer)["statements"]) == 1
+
+
+def test_consistency_header_covers_the_statements_answered(
+    client: TestClient, writer: dict[str, str]
+) -> None:
+    """Idle, the header is the current time (every statement stored before it is visible); a
+    `more` page keeps the newest `stored` time at its bound, since its answer is fixed when the
+    first page is read (`statement_query.consistency_sql`)."""
+    ids = post(client, writer, [s.viewed(n) for n in range(3)])
+    page = client.get(URL, params={"limit": 1}, headers=writer)
+    newest = client.get(URL, params={"statementId": ids[-1]}, headers=writer)
+    stored = newest.json()["stored"]
+    assert page.headers["X-Experience-API-Consistent-Through"] > stored
+    assert newest.headers["X-Experience-API-Consistent-Through"] > stored
+    post(client, writer, s.viewed(4))
+    more = client.get(page.json()["more"], headers=writer)
+    assert more.headers["X-Experience-API-Consistent-Through"] == stored

@@ -145,3 +145,54 @@ def test_registry_management(registry: TenantRegistry) -> None:
     assert registry.credential(credential.key) is None
     with pytest.raises(ValueError, match="no credential"):
         registry.revoke_credential(credential.key)
+
+
+def test_recently_verified_credentials_skip_the_registry(
+    registry: TenantRegistry, backend: LrsBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On SQLite a header verified since the registry last changed is answered from memory
+    (no row read: the event loop can answer it); PostgreSQL, which has no change counter,
+    reads the row every time."""
+    credential = registry.add_credential("caen")
+    authenticator = Authenticator(registry)
+    header = basic(credential)["Authorization"]
+    assert authenticator.recent(header) is None
+    assert authenticator.authenticate(header).key == credential.key
+    reads: list[str] = []
+    real = registry.credential
+    monkeypatch.setattr(registry, "credential", lambda key: reads.append(key) or real(key))
+    found = authenticator.recent(header)
+    if backend.name == "sqlite":
+        assert found is not None and found.key == credential.key and reads == []
+    else:
+        assert found is None
+    wrong = "Basic " + base64.b64encode(f"{credential.key}:bad".encode()).decode()
+    assert authenticator.recent(wrong) is None
+    assert authenticator.recent("Bearer x") is None and authenticator.recent(None) is None
+
+
+def test_any_registry_change_sends_headers_back_to_the_full_check(
+    registry: TenantRegistry, backend: LrsBackend
+) -> None:
+    """A revocation through another registry object (another connection, as the CLI's)
+    is seen at the next request, and an unrelated change costs one row read, not a 401."""
+    kept = registry.add_credential("caen")
+    revoked = registry.add_credential("caen")
+    authenticator = Authenticator(registry)
+    kept_header = basic(kept)["Authorization"]
+    revoked_header = basic(revoked)["Authorization"]
+    authenticator.authenticate(kept_header)
+    authenticator.authenticate(revoked_header)
+    other = backend.registry()
+    try:
+        other.revoke_credential(revoked.key)
+        assert authenticator.recent(revoked_header) is None
+        assert authenticator.recent(kept_header) is None
+        with pytest.raises(Unauthorized):
+            authenticator.authenticate(revoked_header)
+        assert authenticator.authenticate(kept_header).key == kept.key
+        other.add_tenant("lyon")
+    finally:
+        other.close()
+    assert authenticator.recent(kept_header) is None
+    assert authenticator.authenticate(kept_header).key == kept.key

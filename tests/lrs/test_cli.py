@@ -74,11 +74,17 @@ def test_lrs_cli_tenant_credentials_and_serve(backend: LrsBackend) -> None:
                         headers=headers)
         assert got.status_code == 200 and got.json()["id"] == statement_id
         assert httpx.get(f"{base}/statements", headers=headers).status_code == 401
+        # revoked by another process while the server remembers the verified credential
+        assert run("credentials", "revoke", key.group(1)).exit_code == 0
+        again = httpx.get(f"{base}/statements", params={"statementId": statement_id},
+                          auth=auth, headers=headers)
+        assert again.status_code == 401, again.text
     finally:
         server.terminate()
         server.wait(timeout=10)
-    assert run("credentials", "revoke", key.group(1)).exit_code == 0
     assert run("credentials", "revoke", key.group(1)).exit_code == 2
+    assert RUNNER.invoke(app, ["lrs", "serve", "--workers", "0", *storage], env=env
+                         ).exit_code == 2
 
 
 def said(result: Any) -> str:

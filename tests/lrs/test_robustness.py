@@ -6,7 +6,10 @@ types, oversized bodies and bad multipart get 400/413 with a clear message, neve
 
 Everything is bounded (time and count) and goes to 127.0.0.1 only; servers are stopped by PID.
 The long version of the load scenario is `bench/lrs_soak.py`. Each scenario runs on both
-backends: the embedded SQLite store and PostgreSQL (a fresh database of the session's server).
+backends: the embedded SQLite store and PostgreSQL (a fresh database of the session's server),
+against a server of two worker processes (`--workers 2`), so that concurrent writes, `more`
+pages and conflicts are checked across processes as well as within one (each worker commits
+its own concurrent requests together); `kill -9` kills the supervisor and its workers at once.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from vigie.lrs.loadgen import Load, all_ids, client_loop, statement
 
 VERSION = {"X-Experience-API-Version": "1.0.3"}
 MAX_BODY_MB = 1
+WORKERS = 2
 
 
 def free_port() -> int:
@@ -53,6 +57,7 @@ class Server:
     """A `vigie lrs serve` subprocess on a free loopback port, over `storage`."""
 
     storage: LrsBackend
+    workers: int = WORKERS
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
@@ -68,7 +73,8 @@ class Server:
         log = (self.root / f"server-{self.port}.log").open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "vigie.cli", "lrs", "serve", *self.storage.cli(),
-             "--port", str(self.port), "--max-body-mb", str(MAX_BODY_MB)],
+             "--port", str(self.port), "--max-body-mb", str(MAX_BODY_MB),
+             "--workers", str(self.workers)],
             stdout=subprocess.DEVNULL, stderr=log, env={**os.environ, **self.storage.env()},
         )
         log.close()
@@ -96,9 +102,26 @@ class Server:
                 self.process.wait(timeout=10)
 
     def kill9(self) -> None:
+        """SIGKILL to the server and its worker processes at once, as a power cut would."""
         assert self.process is not None
-        os.kill(self.process.pid, signal.SIGKILL)
+        family = [self.process.pid, *descendants(self.process.pid)]
+        for pid in family:
+            os.kill(pid, signal.SIGKILL)
         self.process.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while any(Path(f"/proc/{pid}").exists() for pid in family[1:]):
+            assert time.monotonic() < deadline, "a killed worker is still there"
+            time.sleep(0.05)
+
+
+def descendants(pid: int) -> list[int]:
+    """The processes started by `pid`, and theirs (Linux `/proc`)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        children = (task / "children").read_text().split()
+        for child in map(int, children):
+            found += [child, *descendants(child)]
+    return found
 
 
 def credentials(storage: LrsBackend, tenant: str) -> dict[str, str]:

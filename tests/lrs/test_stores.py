@@ -3,10 +3,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import random
 import threading
+import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -15,8 +20,11 @@ from tests.lrs import statements as s
 from tests.lrs.conftest import LrsBackend
 from vigie.lrs.backend import Backend
 from vigie.lrs.errors import BadRequest, Conflict, NotFound
-from vigie.lrs.formats import agent_key
+from vigie.lrs.formats import agent_key, comparison_digest, legacy_comparison_digest
+from vigie.lrs.statement_batch import iso
+from vigie.lrs.statement_query import page_sql
 from vigie.lrs.store import StatementQuery
+from vigie.lrs.validation import validate_statements
 
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"
 
@@ -213,3 +221,233 @@ def test_long_tenant_names_get_distinct_schemas(stores: Backend) -> None:
     [statement_id] = stores.statements.insert([s.viewed(1)], tenant=first)
     assert ids_of(stores, second) == []
     assert ids_of(stores, first) == [statement_id]
+
+
+# -- a page costs the same whatever the store's size ------------------------------------------
+
+
+def rows_of(backend: LrsBackend, tenant: str, sql: str, params: list[Any]) -> list[Any]:
+    """Rows of SQL written with `{p}` before table names and `?` placeholders, read directly
+    from the tenant's database (not through the store)."""
+    if backend.server is None:
+        import sqlite3
+
+        with sqlite3.connect(backend.root / "statements" / f"{tenant}.sqlite") as db:
+            return db.execute(sql.format(p=""), params).fetchall()
+    with backend.server.connect() as conn:
+        return conn.execute(sql.format(p=f'"lrs_{tenant}".').replace("?", "%s"),
+                            params).fetchall()
+
+
+def reference_ids(backend: LrsBackend, query: StatementQuery) -> list[str]:
+    """The ids a query must find, by the plainest SQL: a membership test per filter, a
+    comparison of `stored` per statement (what `page_sql` computed before it walked indexes)."""
+    where, params = ["s.voided = ?"], [False]
+    for kind, value, related in (
+        ("agent", query.agent, query.related_agents), ("verb", query.verb, True),
+        ("activity", query.activity, query.related_activities),
+        ("registration", query.registration, True),
+    ):
+        if value is not None:
+            where.append("s.seq IN (SELECT k.seq FROM {p}keys k WHERE k.kind = ? AND "
+                         "k.value = ?" + ("" if related else " AND k.broad = ?") + ")")
+            params += [kind, value, *([] if related else [False])]
+    for operator, value in (("> ?", query.since), ("<= ?", query.until)):
+        if value is not None:
+            where.append(f"s.stored {operator}")
+            params.append(value)
+    order = "ASC" if query.ascending else "DESC"
+    sql = (f"SELECT s.body FROM {{p}}statements s WHERE {' AND '.join(where)} "
+           f"ORDER BY s.seq {order}")
+    return [json.loads(body)["id"] for (body,) in rows_of(backend, "caen", sql, params)]
+
+
+def walked_ids(stores: Backend, query: StatementQuery) -> list[str]:
+    """Every id of a query, through its `more` pages."""
+    ids: list[str] = []
+    while True:
+        found, more = stores.statements.query(query, tenant="caen")
+        ids += [statement["id"] for statement in found]
+        if more is None:
+            return ids
+        query = StatementQuery.from_token(more)
+
+
+def plain(rnd: random.Random) -> dict[str, Any]:
+    """A statement whose agent and activity may also be its instructor and parent: one
+    statement then has a narrow and a broad index row of the same value."""
+    statement = s.viewed(rnd.randint(1, 5))
+    statement["object"] = {"id": f"http://x.example/a/{rnd.randint(1, 4)}"}
+    if rnd.random() < 0.5:
+        statement["context"] = {
+            "instructor": s.learner(rnd.randint(1, 5)),
+            "contextActivities": {"parent": [{"id": f"http://x.example/a/{rnd.randint(1, 4)}"}]},
+        }
+    return statement
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_pages_find_what_the_plainest_sql_finds(
+    seed: int, stores: Backend, backend: LrsBackend
+) -> None:
+    """Random histories (conflicts, voiding, StatementRef chains, registrations, instructors)
+    queried with random combinations of filters, `related_*`, `since` / `until`, both orders
+    and pages of 3: the index walks of `page_sql` find exactly what a membership test per
+    filter finds."""
+    rnd = random.Random(seed)
+    for batch in random_batches(seed):
+        with contextlib.suppress(BadRequest, Conflict):
+            stores.statements.insert(batch, tenant="caen")
+        stores.statements.insert([plain(rnd) for _ in range(rnd.randint(0, 12))],
+                                 tenant="caen")
+    everything = walked_ids(stores, StatementQuery(ascending=True, limit=3))
+    stored = [stores.statements.get(i, tenant="caen")["stored"] for i in everything]
+    registrations = [st["context"]["registration"] for batch in random_batches(seed)
+                     for st in batch if "registration" in st.get("context", {})]
+    for _ in range(40):
+        filters: dict[str, Any] = {}
+        if rnd.random() < 0.6:
+            filters["agent"] = agent_key(s.learner(rnd.randint(1, 5)))
+            filters["related_agents"] = rnd.random() < 0.5
+        if rnd.random() < 0.5:
+            filters["activity"] = f"http://x.example/a/{rnd.randint(1, 4)}"
+            filters["related_activities"] = rnd.random() < 0.5
+        if rnd.random() < 0.3:
+            filters["verb"] = rnd.choice([s.viewed()["verb"]["id"], VOIDED,
+                                          "http://x.example/verbs/confirmed"])
+        if rnd.random() < 0.2 and registrations:
+            filters["registration"] = rnd.choice(registrations)
+        if rnd.random() < 0.3 and stored:
+            filters["since"] = rnd.choice(stored)
+        if rnd.random() < 0.3 and stored:
+            filters["until"] = rnd.choice(stored)
+        query = StatementQuery(ascending=rnd.random() < 0.5, limit=3, **filters)
+        assert walked_ids(stores, query) == reference_ids(backend, query), filters
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_page_plans_walk_indexes_without_sorting(stores: Backend, backend: LrsBackend) -> None:
+    """No plan of a page builds the list of every match (`LIST SUBQUERY`) or sorts it (`TEMP
+    B-TREE`): a page of a 10-million-statement store reads about `limit` index entries."""
+    stores.statements.insert([s.viewed(1)], tenant="caen")
+    agent = agent_key(s.learner(1))
+    for filters in [
+        {}, {"verb": VOIDED}, {"agent": agent}, {"agent": agent, "related_agents": True},
+        {"activity": "http://x.example/a", "related_activities": True, "verb": VOIDED},
+        {"agent": agent, "related_agents": True, "activity": "http://x.example/a",
+         "related_activities": True, "registration": str(uuid.uuid4())},
+        {"since": "2026-01-01T00:00:00.000000Z", "until": "2027-01-01T00:00:00.000000Z"},
+        {"verb": VOIDED, "since": "2026-01-01T00:00:00.000000Z", "authority": agent},
+    ]:
+        for ascending in (False, True):
+            query = StatementQuery(ascending=ascending, after=5, bound=10, **filters)
+            sql, params = page_sql(query, limit=100)
+            plan = " / ".join(row[3] for row in rows_of(
+                backend, "caen", "EXPLAIN QUERY PLAN " + sql, params))
+            assert "TEMP B-TREE" not in plan and "LIST SUBQUERY" not in plan, (filters, plan)
+            assert "SCAN k" not in plan and "SCAN keys" not in plan, (filters, plan)
+
+
+# -- the consistency header -------------------------------------------------------------------
+
+
+@contextmanager
+def writer_busy(backend: LrsBackend, tenant: str) -> Iterator[None]:
+    """Holds the tenant's write lock as a writer of another process would."""
+    if backend.server is None:
+        import fcntl
+        import os
+
+        descriptor = os.open(backend.root / "statements" / f"{tenant}.lock",
+                             os.O_RDWR | os.O_CREAT)
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            os.close(descriptor)
+        return
+    from vigie.lrs.postgres import lock_transaction
+
+    with backend.server.connect() as conn, conn.transaction():
+        lock_transaction(conn, f'statements:"lrs_{tenant}".')
+        yield
+
+
+def test_consistent_through_is_now_when_idle_else_the_newest_commit(
+    stores: Backend, backend: LrsBackend
+) -> None:
+    """Idle, the header is the current time; while a writer holds the lock, the newest
+    committed `stored` time (a statement being committed may be older than the clock); for a
+    continuation, the newest `stored` time at its bound."""
+    statements = stores.statements
+    before = iso(datetime.now(UTC))
+    assert before < statements.consistent_through(tenant="caen") <= iso(datetime.now(UTC))
+    with writer_busy(backend, "caen"):
+        assert statements.consistent_through(tenant="caen") == "1970-01-01T00:00:00.000000Z"
+    first = statements.insert([s.viewed(n) for n in range(3)], tenant="caen")
+    [last] = statements.insert([s.viewed(4)], tenant="caen")
+    newest = statements.get(last, tenant="caen")["stored"]
+    assert before < newest < statements.consistent_through(tenant="caen")
+    assert statements.consistent_through(tenant="caen") <= iso(datetime.now(UTC))
+    with writer_busy(backend, "caen"):
+        assert statements.consistent_through(tenant="caen") == newest
+    # at a continuation's bound (positions count from 1)
+    assert statements.consistent_through(
+        tenant="caen", bound=len(first)
+    ) == statements.get(first[-1], tenant="caen")["stored"]
+
+
+# -- group commit -----------------------------------------------------------------------------
+
+
+def test_a_group_keeps_each_writes_own_outcome(
+    stores: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writes queued while the writer is busy are committed together, and a conflict in one
+    of them is that write's 409 only: the others are stored."""
+    store = stores.statements
+    [kept] = store.insert([s.viewed(1)], tenant="caen")
+    groups: list[int] = []
+    release = threading.Event()
+    commit = store._commit  # type: ignore[attr-defined]
+
+    def slow_commit(tenant: str, writes: Any) -> Any:
+        groups.append(len(writes))
+        release.wait(timeout=30)
+        return commit(tenant, writes)
+
+    monkeypatch.setattr(store._writes, "_commit", slow_commit)  # type: ignore[attr-defined]
+    first = store.submit([s.viewed(2)], {}, tenant="caen")
+    while not groups:
+        time.sleep(0.01)
+    queued = [
+        store.submit([s.viewed(3)], {}, tenant="caen"),
+        store.submit([{**s.viewed(4), "id": kept}], {}, tenant="caen"),  # a conflict
+        store.submit([s.viewed(5), s.viewed(6)], {}, tenant="caen"),
+    ]
+    release.set()
+    assert len(first.result(timeout=30)) == 1
+    assert len(queued[0].result(timeout=30)) == 1
+    with pytest.raises(Conflict):
+        queued[1].result(timeout=30)
+    assert len(queued[2].result(timeout=30)) == 2
+    assert groups == [1, 3]
+    assert len(ids_of(stores)) == 5
+
+
+def test_statements_stored_with_the_former_digest_are_still_recognised(
+    stores: Backend, backend: LrsBackend
+) -> None:
+    """Stores written before the comparison digest moved to orjson hold the former one: the
+    same statement sent again is a no-op there too, a different one still a 409."""
+    statement = {**s.viewed(1), "id": str(uuid.uuid4())}
+    stores.statements.insert([statement], tenant="caen")
+    legacy = legacy_comparison_digest(
+        {**validate_statements([statement])[0], "id": statement["id"]})
+    assert legacy != comparison_digest({**validate_statements([statement])[0],
+                                        "id": statement["id"]})
+    update = "UPDATE {p}statements SET digest = ? WHERE id = ? RETURNING id"
+    assert rows_of(backend, "caen", update, [legacy, statement["id"]])
+    assert stores.statements.insert([statement], tenant="caen") == [statement["id"]]
+    with pytest.raises(Conflict):
+        stores.statements.insert([{**s.viewed(2), "id": statement["id"]}], tenant="caen")

@@ -64,6 +64,20 @@ def test_sources_reader_invalid_utf8_line_is_null_not_fatal(tmp_path: Path) -> N
     assert table.column("line").to_pylist()[2] == "ok again"
 
 
+def test_sources_reader_many_invalid_utf8_lines_are_each_found(tmp_path: Path) -> None:
+    # Bad lines in several blocks of checked lines, next to multi-byte characters, and as the
+    # last line: exactly those lines are NULL.
+    lines = [f"line {i} \u00e9t\u00e9".encode() for i in range(2_000)]
+    bad = {0, 1, 255, 256, 700, 1_023, 1_999}
+    for i in bad:
+        lines[i] = lines[i][:5] + b"\xe9\xff" + lines[i][5:]
+    path = tmp_path / "many-bad.log"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    got = pa.concat_tables(all_lines(path, chunk_bytes=1 << 20)).column("line").to_pylist()
+    assert [i for i, line in enumerate(got) if line is None] == sorted(bad)
+    assert got[2] == "line 2 \u00e9t\u00e9"
+
+
 def test_sources_reader_latin1_source_is_transcoded(tmp_path: Path) -> None:
     path = tmp_path / "latin.log"
     path.write_bytes("élève\nça\n".encode("latin-1"))

@@ -168,6 +168,10 @@ def test_web_restrict_keeps_rows_of_the_structures_and_drops_other_views(
     views = {r[0] for r in con.sql("SELECT table_name FROM information_schema.tables "
                                    "WHERE table_type = 'VIEW'").fetchall()}
     assert "quarantine" not in views and "statements" not in views
+    # Summaries with a structure are restricted too; those without are gone (indicators then
+    # compute them from the restricted tables).
+    assert con.sql("SELECT DISTINCT structure FROM last_seen").fetchall() == [("UFRDEG",)]
+    assert not views & {"service_days", "service_hours", "last_seen_hours"}
     empty = connect(demo[0].lake_path)
     restrict(empty, frozenset())
     assert empty.sql("SELECT count(*) FROM daily").fetchall() == [(0,)]
@@ -179,3 +183,4 @@ def test_web_sub_structures_at_any_depth() -> None:
     assert facts.below(["P"]) == {"P", "F", "L"}
     assert facts.below(["L", "gone"]) == {"L", "gone"}
     assert facts.structure_label("P") == "P" and facts.structure_label("F") == "UFR (F)"
+

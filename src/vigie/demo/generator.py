@@ -41,6 +41,7 @@ def generate(
     days: int = _DEFAULT_DAYS,
     end: date | None = None,
     events_scale: float = 1.0,
+    stream: int = 0,
 ) -> Path:
     """Writes a synthetic university into `out/` and returns the path of `out/vigie.toml`.
 
@@ -52,6 +53,8 @@ def generate(
         end: last day of the window; yesterday when None.
         events_scale: multiplies the number of events (1.0 = about 1.7 to 2.4 million log
             lines at the default size, depending on the shipped formats).
+        stream: another number draws other events for the same people: consecutive windows
+            of a period too long to generate in memory at once (`bench/dashboard.py`).
 
     Only formats that vigie ships are generated and declared, so the config always loads.
     """
@@ -65,7 +68,8 @@ def generate(
     out.mkdir(parents=True, exist_ok=True)
     end = end or date.today() - timedelta(days=1)
     ctx = build_context(
-        out, seed=seed, people=people, days=days, end=end, events_scale=events_scale
+        out, seed=seed, people=people, days=days, end=end, events_scale=events_scale,
+        stream=stream,
     )
     academic_year = end.year if end.month >= 9 else end.year - 1
     write_ldif(ctx.population, out / "annuaire.ldif", academic_year=academic_year)
@@ -78,16 +82,20 @@ def generate(
 
 
 def build_context(
-    out: Path, *, seed: int, people: int, days: int, end: date, events_scale: float
+    out: Path, *, seed: int, people: int, days: int, end: date, events_scale: float,
+    stream: int = 0,
 ) -> Context:
-    """The population, the calendar and every CAS ticket: what all log generators start from."""
+    """The population, the calendar and every CAS ticket: what all log generators start from.
+
+    The population depends on `seed` only; the events on `seed` and `stream`.
+    """
     population = draw_population(np.random.default_rng([seed, 1]), people)
     calendar = build_calendar(end, days, "B")
     scale = people / _DEFAULT_PEOPLE * days / _DEFAULT_DAYS * events_scale
     cas = Events.concat(
         [
             draw_events(
-                np.random.default_rng([seed, 2, i]),
+                np.random.default_rng([seed, 2, i, *([stream] if stream else [])]),
                 population,
                 calendar,
                 profile,
@@ -98,7 +106,8 @@ def build_context(
         ]
     ).sorted()
     return Context(
-        out=out, seed=seed, population=population, calendar=calendar, scale=scale, cas=cas
+        out=out, seed=seed, population=population, calendar=calendar, scale=scale, cas=cas,
+        stream=stream,
     )
 
 

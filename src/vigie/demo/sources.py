@@ -51,10 +51,12 @@ class Context:
     calendar: Calendar
     scale: float
     cas: Events  # every CAS service ticket, sorted by time
+    stream: int = 0  # see `generate`: other events for the same people
 
     def rng(self, name: str) -> np.random.Generator:
         """An independent, reproducible stream per source."""
-        return np.random.default_rng([self.seed, zlib.crc32(name.encode())])
+        return np.random.default_rng(
+            [self.seed, zlib.crc32(name.encode()), *([self.stream] if self.stream else [])])
 
     def volume(self, base: int) -> int:
         return round(base * self.scale)

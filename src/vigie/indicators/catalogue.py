@@ -28,8 +28,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from vigie.errors import VigieError
 from vigie.indicators.filters import (
     FILTER_PARAMETERS,
+    NO_SUMMARIES,
     RESERVED_PARAMETERS,
     FilterName,
+    Filters,
+    Plan,
     expand_filtered,
 )
 from vigie.indicators.sqltext import parameters, split_statements
@@ -157,11 +160,16 @@ class IndicatorMeta(_Strict):
 
 @dataclass(frozen=True)
 class Indicator:
-    """A loaded indicator: its metadata, its SQL, and where it came from."""
+    """A loaded indicator: its metadata, its SQL (with `filtered_*` relations), its origin."""
 
     meta: IndicatorMeta
     sql: str
     origin: str
+
+    def expanded(self, filters: Filters | None = None, plan: Plan = NO_SUMMARIES) -> str:
+        """The SQL of one run, its `filtered_*` relations expanded (see `expand_filtered`);
+        without filters, every summary computed from its source table."""
+        return expand_filtered(self.sql, self.meta.filters, filters, plan)
 
     @property
     def id(self) -> str:
@@ -179,10 +187,6 @@ class Indicator:
             if m.column == column:
                 return m
         raise KeyError(column)
-
-    def parameters(self) -> list[str]:
-        """The SQL parameters this indicator takes, in a stable order."""
-        return sorted(parameters(self.sql))
 
 
 def _problems(exc: ValidationError) -> str:
@@ -207,12 +211,11 @@ def parse_indicator(toml_text: str, sql: str, origin: str, *, stem: str) -> Indi
         raise IndicatorError(f"indicator file {origin}: id: {meta.id!r} must match the file name "
                              f"({stem!r})")
     sql_origin = origin.removesuffix(".toml") + ".sql"
-    sql = expand_filtered(sql, meta.filters)
     statements = split_statements(sql)
     if len(statements) != 1:
         raise IndicatorError(f"indicator file {sql_origin}: expected exactly one SELECT "
                              f"statement, found {len(statements)}")
-    used = parameters(sql)
+    used = parameters(expand_filtered(statements[0], meta.filters))
     if "" in used:
         raise IndicatorError(f"indicator file {sql_origin}: a '$' not followed by a parameter "
                              "name")

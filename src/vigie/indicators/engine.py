@@ -16,10 +16,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from vigie.indicators.catalogue import Indicator, IndicatorError
-from vigie.indicators.filters import FILTER_PARAMETERS, Filters
+from vigie.indicators.filters import (
+    FILTER_PARAMETERS,
+    LAST_DAY_SQL,
+    Filters,
+    Plan,
+    make_plan,
+)
 from vigie.indicators.privacy import DEFAULT_K, suppress
+from vigie.indicators.sqltext import parameters
 
-__all__ = ["ParameterValue", "bind", "conform", "publish", "run"]
+__all__ = ["ParameterValue", "applied", "bind", "conform", "plan_for", "publish", "run"]
 
 ParameterValue = date | str | int | None
 
@@ -35,9 +42,9 @@ _OPTIONAL_VIEWS = {
 }
 
 
-def bind(indicator: Indicator, filters: Filters | None = None, *, k: int = DEFAULT_K,
-         strict: bool = True) -> dict[str, ParameterValue]:
-    """The parameter values of one run: exactly the parameters the indicator's SQL uses.
+def applied(indicator: Indicator, filters: Filters | None = None, *,
+            strict: bool = True) -> Filters:
+    """The filters of one run that the indicator declares.
 
     A filter the indicator does not support is an error when `strict` (the user would believe
     the figures filtered); otherwise it is ignored, which suits a dashboard applying its global
@@ -49,8 +56,16 @@ def bind(indicator: Indicator, filters: Filters | None = None, *, k: int = DEFAU
         supported = ", ".join(indicator.meta.filters) or "no filter"
         raise IndicatorError(f"indicator {indicator.id!r} cannot be filtered by "
                              f"{', '.join(unsupported)}; it supports {supported}")
+    kept = {p for f in indicator.meta.filters for p in FILTER_PARAMETERS[f]}
+    return Filters(**{name: value for name, value in filters.model_dump().items()
+                      if name in kept})
+
+
+def bind(sql: str, filters: Filters, *, k: int = DEFAULT_K) -> dict[str, ParameterValue]:
+    """The parameter values of one run: exactly the parameters its SQL uses (`sql`, as
+    `Indicator.expanded` wrote it for the run; `filters`, as `applied` kept them)."""
     values: dict[str, ParameterValue] = {}
-    for name in indicator.parameters():
+    for name in sorted(parameters(sql)):
         if name == "k":
             values[name] = k
         elif any(name in params for params in FILTER_PARAMETERS.values()):
@@ -95,12 +110,22 @@ def conform(table: pa.Table, indicator: Indicator) -> pa.Table:
     return pa.table(columns, names=declared)
 
 
-def _ensure_optional_views(con: duckdb.DuckDBPyConnection) -> None:
+def plan_for(con: duckdb.DuckDBPyConnection, indicator: Indicator) -> Plan:
+    """Which summaries a run of `indicator` may read on `con` (see `make_plan`); adds the
+    optional views the connection lacks."""
     present = {row[0] for row in con.sql(
         "SELECT table_name FROM information_schema.tables").fetchall()}
     for name, select in _OPTIONAL_VIEWS.items():
         if name not in present:
             con.execute(f"CREATE TEMP VIEW {name} AS {select}").fetchall()
+    materialized = ({row[0] for row in con.sql("SELECT name FROM lake_summaries").fetchall()}
+                    if "lake_summaries" in present else set())
+
+    def last_day() -> date | None:
+        last: date | None = con.sql(LAST_DAY_SQL).fetchall()[0][0]
+        return last
+
+    return make_plan(indicator.sql, present, materialized, last_day)
 
 
 def run(indicator: Indicator, con: duckdb.DuckDBPyConnection, filters: Filters | None = None,
@@ -109,10 +134,10 @@ def run(indicator: Indicator, con: duckdb.DuckDBPyConnection, filters: Filters |
 
     Not for publication: small cells are still there (see `publish`).
     """
-    _ensure_optional_views(con)
-    params = bind(indicator, filters, k=k, strict=strict)
+    filters = applied(indicator, filters, strict=strict)
+    sql = indicator.expanded(filters, plan_for(con, indicator))
     try:
-        table = con.sql(indicator.sql, params=params).to_arrow_table()
+        table = con.sql(sql, params=bind(sql, filters, k=k)).to_arrow_table()
     except duckdb.Error as exc:
         message = re.sub(r"\s+", " ", str(exc))
         raise IndicatorError(f"indicator {indicator.id!r} ({indicator.origin}) failed on "

@@ -4,26 +4,38 @@ Why named parameters: the same SQL text then runs on DuckDB (native `$name` para
 Spark (the parameters replaced by typed, escaped literals), and an indicator's SQL says in plain
 sight which filters it honours. The convention for "no filter" is a NULL parameter, written in
 SQL as `($service IS NULL OR service = $service)`.
+
+Indicators select from `filtered_*` relations, expanded here for each run: the lake's tables
+with the filters applied, or a summary of the lake (`vigie.warehouse.summaries`) computed from
+the filtered rows of its source table, read from the summary itself when that gives the same
+rows (`Plan`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from vigie.warehouse.summaries import SUMMARIES, Summary
+
 __all__ = [
     "FILTERED_RELATIONS",
     "FILTER_CONDITIONS",
     "FILTER_PARAMETERS",
+    "LAST_DAY_SQL",
+    "NO_SUMMARIES",
     "PARAMETER_TYPES",
     "RESERVED_PARAMETERS",
     "FilterName",
     "Filters",
+    "Plan",
     "expand_filtered",
+    "make_plan",
 ]
 
 FilterName = Literal["period", "service", "population", "structure", "etape", "zone", "device"]
@@ -47,7 +59,8 @@ FILTER_CONDITIONS: dict[str, str] = {
 }
 
 #: Relations an indicator may select from already filtered by its declared filters, and the
-#: filters each can take (`population_daily` has no service, zone or device).
+#: filters each can take (`population_daily` has no service, zone or device). Each summary
+#: of the lake is one more: `filtered_last_seen`, `filtered_daily_events`… (`_summary`).
 FILTERED_RELATIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "filtered_events": ("events", tuple(FILTER_CONDITIONS)),
     "filtered_daily": ("daily", tuple(FILTER_CONDITIONS)),
@@ -102,14 +115,93 @@ class Filters(BaseModel):
         return found
 
 
-def expand_filtered(sql: str, declared: Sequence[str]) -> str:
-    """Replaces `filtered_events` / `filtered_population` by the relation filtered by `declared`.
+@dataclass(frozen=True)
+class Plan:
+    """What one run may read from the summaries of its connection.
+
+    `available`: the summaries the connection reads from their own files (a manager
+    restricted to structures has none of those without a `structure` column); `last`: the
+    last day of the lake's events, needed by the summaries that keep each person's last day.
+    """
+
+    available: frozenset[str] = frozenset()
+    last: date | None = None
+
+
+#: The plan that reads no summary: each is computed from its source table.
+NO_SUMMARIES = Plan()
+
+
+def _where(conditions: Sequence[str]) -> str:
+    return " AND ".join(conditions) or "true"
+
+
+def _summary(summary: Summary, declared: Sequence[str], filters: Filters | None,
+             plan: Plan) -> str:
+    """`summary` of the source rows that pass the declared filters.
+
+    Read from the summary itself when it has a column for every filter set (`day`, or for
+    the period `last_day` when the period runs to the lake's last day: the people seen since
+    its start are those whose last day is on or after it); otherwise computed from the filtered
+    source rows, which gives the same rows.
+    """
+    computed = "(" + summary.select(
+        f"(SELECT * FROM {summary.source} "
+        f"WHERE {_where([FILTER_CONDITIONS[f] for f in declared])})") + ")"
+    if filters is None or summary.name not in plan.available:
+        return computed
+    columns = {"service", *summary.keys}
+    conditions = []
+    for name in declared:
+        if name == "period" and summary.day == "last_day":
+            if plan.last is None or (filters.end is not None and filters.end < plan.last):
+                return computed
+            conditions.append("($start IS NULL OR last_day >= $start)")
+        elif name == "period" or name in columns:
+            conditions.append(FILTER_CONDITIONS[name])
+        elif name in filters.active():
+            return computed
+    return f"(SELECT * FROM {summary.name} WHERE {_where(conditions)})"
+
+
+#: The lake's last day, asked of a connection when a plan needs it: `daily_events` has it,
+#: keeps it under a manager's restriction, and is small.
+LAST_DAY_SQL = "SELECT max(day) FROM daily_events"
+
+
+def make_plan(sql: str, views: set[str], materialized: set[str],
+              last_day: Callable[[], date | None]) -> Plan:
+    """The plan of a run of `sql` (with its `filtered_*` relations) on a connection.
+
+    `views`: the connection's views; `materialized`: the summaries it reads from their files
+    (`vigie.warehouse.layout`); `last_day`: asks it for the lake's last day, only when a
+    summary keeping last days is read.
+    """
+    available = frozenset(materialized & views)
+    if any(re.search(rf"\bfiltered_{s.name}\b", sql) for s in SUMMARIES
+           if s.day == "last_day" and s.name in available):
+        return Plan(available, last_day())
+    return Plan(available)
+
+
+def expand_filtered(sql: str, declared: Sequence[str], filters: Filters | None = None,
+                    plan: Plan = NO_SUMMARIES) -> str:
+    """Replaces each `filtered_*` relation by its rows under the declared filters.
 
     Indicators then say *what* they compute and their metadata says *by what* they can be
-    filtered, instead of repeating the same conditions in every query.
+    filtered, instead of repeating the same conditions in every query. Without `filters`
+    (loading the catalogue), every summary is computed from its source table.
     """
     for name, (relation, accepted) in FILTERED_RELATIONS.items():
-        conditions = [FILTER_CONDITIONS[f] for f in declared if f in accepted] or ["true"]
-        expansion = f"(SELECT * FROM {relation} WHERE {' AND '.join(conditions)})"
-        sql = re.sub(rf"\b{name}\b", expansion, sql)
+        conditions = [FILTER_CONDITIONS[f] for f in declared if f in accepted]
+        sql = _replace(name, f"(SELECT * FROM {relation} WHERE {_where(conditions)})", sql)
+    for summary in SUMMARIES:
+        name = f"filtered_{summary.name}"
+        if re.search(rf"\b{name}\b", sql):
+            sql = _replace(name, _summary(summary, declared, filters, plan), sql)
     return sql
+
+
+def _replace(name: str, expansion: str, sql: str) -> str:
+    """`sql` with the word `name` replaced by `expansion`, taken literally."""
+    return re.sub(rf"\b{name}\b", lambda _: expansion, sql)

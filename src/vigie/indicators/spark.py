@@ -19,20 +19,27 @@ from typing import Any
 import pyarrow as pa
 
 from vigie.indicators.catalogue import Indicator, IndicatorError
-from vigie.indicators.engine import ParameterValue, bind, conform
-from vigie.indicators.filters import PARAMETER_TYPES, Filters
+from vigie.indicators.engine import ParameterValue, applied, bind, conform
+from vigie.indicators.filters import (
+    LAST_DAY_SQL,
+    NO_SUMMARIES,
+    PARAMETER_TYPES,
+    Filters,
+    Plan,
+    make_plan,
+)
 from vigie.indicators.privacy import DEFAULT_K, suppress
 from vigie.indicators.sqltext import substitute
-from vigie.warehouse.daily import daily_sql
-from vigie.warehouse.query import population_daily_sql
+from vigie.warehouse.layout import layout, population_daily_sql
 
 __all__ = ["literal", "publish_spark", "register_views", "render", "run_spark"]
 
 _PLAIN = re.compile(r"^[\w .:/@+\-]*$")
 _SPARK_TYPES = {"date": "DATE", "text": "STRING", "integer": "INT"}
 
-_POPULATION_DAILY = population_daily_sql(
-    "explode(sequence(first_day, last_day, INTERVAL 1 DAY))")
+#: Spark's list of the days of `population_daily`.
+_DAYS = "explode(sequence(first_day, last_day, INTERVAL 1 DAY))"
+_TYPES = {"text": "string", "date": "date"}
 
 _EMPTY = {
     "directory": (
@@ -48,13 +55,6 @@ _EMPTY = {
         "CAST(NULL AS STRING) AS format, CAST(NULL AS TIMESTAMP) AS quarantined_at, "
         "CAST(NULL AS STRING) AS source WHERE false"
     ),
-}
-
-#: Partition columns and their types: Spark would otherwise guess them from the folder names.
-_PARTITIONS = {
-    "events": {"service": "string", "month": "string"},
-    "directory": {"snapshot_date": "date"},
-    "quarantine": {"source": "string"},
 }
 
 
@@ -74,44 +74,53 @@ def literal(value: ParameterValue, sql_type: str) -> str:
 
 
 def render(indicator: Indicator, filters: Filters | None = None, *, k: int = DEFAULT_K,
-           strict: bool = True) -> str:
-    """The indicator's SQL with its parameters written as Spark literals."""
-    values = bind(indicator, filters, k=k, strict=strict)
-    return substitute(indicator.sql, lambda name: literal(values[name], PARAMETER_TYPES[name]))
+           strict: bool = True, plan: Plan = NO_SUMMARIES) -> str:
+    """The indicator's SQL for one run with its parameters written as Spark literals."""
+    filters = applied(indicator, filters, strict=strict)
+    sql = indicator.expanded(filters, plan)
+    values = bind(sql, filters, k=k)
+    return substitute(sql, lambda name: literal(values[name], PARAMETER_TYPES[name]))
 
 
-def _has_parquet(folder: Path) -> bool:
-    return folder.is_dir() and any(folder.rglob("*.parquet"))
+def _plan(spark: Any, indicator: Indicator) -> Plan:
+    """Which summaries the run may read, as on DuckDB (`vigie.indicators.engine`)."""
+    views = {table.name for table in spark.catalog.listTables()}
+    materialized = {row.name for row in spark.table("lake_summaries").collect()}
+
+    def last_day() -> date | None:
+        last: date | None = spark.sql(LAST_DAY_SQL).collect()[0][0]
+        return last
+
+    return make_plan(indicator.sql, views, materialized, last_day)
 
 
 def register_views(spark: Any, lake: Path) -> None:
-    """Defines `events`, `daily`, `directory`, `population_daily` and `quarantine` on `spark`.
+    """Defines the lake's views on `spark`: those of `vigie.warehouse.layout`, as on DuckDB.
 
     Same contract as DuckDB's views (docs/events.md); a missing optional table becomes an empty
-    view. Folders starting with `_` (the lake's own bookkeeping) are ignored by Spark.
+    view. Partition columns are cast explicitly, so Spark never guesses their types from the
+    folder names. Folders starting with `_` (the lake's own bookkeeping) are ignored by Spark.
     """
     from pyspark.sql import functions as F
 
-    for table, partitions in _PARTITIONS.items():
-        folder = lake / table
-        if _has_parquet(folder):
-            frame = spark.read.option("basePath", str(folder)).parquet(str(folder))
-            for column, spark_type in partitions.items():
-                frame = frame.withColumn(column, F.col(column).cast(spark_type))
-            frame.createOrReplaceTempView(table)
-        elif table == "events":
-            raise IndicatorError(f"the lake {lake} has no events yet (run `vigie ingest`)")
-        else:
-            spark.sql(_EMPTY[table]).createOrReplaceTempView(table)
-    spark.sql(_POPULATION_DAILY).createOrReplaceTempView("population_daily")
-    daily = lake / "daily"
-    if _has_parquet(daily):
-        frame = spark.read.option("basePath", str(daily)).parquet(str(daily))
-        for column in ("service", "month"):
-            frame = frame.withColumn(column, F.col(column).cast("string"))
-        frame.createOrReplaceTempView("daily")
-    else:  # a lake from before the daily table: the same rows, computed from the events
-        spark.sql(daily_sql("events", partition_keys=True)).createOrReplaceTempView("daily")
+    found = layout(lake, days=_DAYS)
+    if "events" not in found.files:
+        raise IndicatorError(f"the lake {lake} has no events yet (run `vigie ingest`)")
+    for name, select in _EMPTY.items():
+        if name not in found.files:
+            spark.sql(select).createOrReplaceTempView(name)
+    if "directory" not in found.files:
+        found.views["population_daily"] = population_daily_sql(_DAYS)
+    for name, files in found.files.items():
+        # Spark reads every Parquet file under the folder: `files.pattern`, for DuckDB.
+        frame = spark.read.option("basePath", str(files.folder)).parquet(str(files.folder))
+        for column, kind in files.partitions.items():
+            frame = frame.withColumn(column, F.col(column).cast(_TYPES[kind]))
+        frame.createOrReplaceTempView(name)
+    for name, select in found.views.items():
+        spark.sql(select).createOrReplaceTempView(name)
+    spark.createDataFrame([(n,) for n in sorted(found.materialized)], "name string"
+                          ).createOrReplaceTempView("lake_summaries")
 
 
 def run_spark(indicator: Indicator, spark: Any, lake_path: Path,
@@ -124,7 +133,7 @@ def run_spark(indicator: Indicator, spark: Any, lake_path: Path,
     """
     if register:
         register_views(spark, lake_path)
-    sql = render(indicator, filters, k=k, strict=strict)
+    sql = render(indicator, filters, k=k, strict=strict, plan=_plan(spark, indicator))
     try:
         frame = spark.sql(sql)
         table = frame.toArrow()

@@ -30,26 +30,30 @@ from vigie.referential.network import ZonePlan
 from vigie.sources.compile import compile_format
 from vigie.sources.reader import discover
 from vigie.sources.spec import available_formats, resolve
+from vigie.warehouse.compact import CompactReport, compact
 from vigie.warehouse.lake import Lake
 
-__all__ = ["FileReport", "RunReport", "ingest"]
+__all__ = ["FileReport", "RunReport", "compact_lake", "ingest", "oldest_month"]
 
 
-def _apply_retention(config: Config, lake: Lake) -> None:
+def oldest_month(config: Config) -> str | None:
+    """The first month `retention_months` keeps (`YYYY-MM`), None to keep everything."""
     months = config.vigie.retention_months
     if months is None:
-        return
+        return None
     today = datetime.now(ZoneInfo(config.vigie.timezone)).date()
     index = today.year * 12 + today.month - 1 - months
-    oldest = f"{index // 12:04d}-{index % 12 + 1:02d}"
-    expired = [
-        p for table in ("events", "daily") for p in lake.table(table).glob("service=*/month=*")
-        if p.name.removeprefix("month=") < oldest
-    ]
-    if expired:
-        with lake.transaction() as tx:
-            for folder in expired:
-                tx.drop(str(folder.relative_to(lake.root)))
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def compact_lake(config: Config) -> CompactReport:
+    """`vigie compact`: what `ingest` does last, alone (a lake written by an older vigie, or
+    a run that stopped before it)."""
+    lake = Lake(config.lake_path)
+    try:
+        return compact(lake, oldest=oldest_month(config))
+    finally:
+        lake.close()
 
 
 def ingest(
@@ -59,8 +63,11 @@ def ingest(
     snapshot_date: date | None = None,
     progress: ProgressHook | None = None,
     sources: list[str] | None = None,
+    compact_after: bool = True,
 ) -> RunReport:
-    """Runs one ingestion of the configured sources (all, or those named)."""
+    """Runs one ingestion of the configured sources (all, or those named), then compacts the
+    lake unless `compact_after` is false (an installation ingesting every few minutes may
+    compact less often: the dashboards stay exact in between, only slower)."""
     lake = Lake(config.lake_path)
     report = RunReport()
     try:
@@ -124,7 +131,8 @@ def ingest(
                                          config.vigie.chunk_mb << 20, progress, pool)
                     except (SourceError, duckdb.Error, OSError, ValueError) as exc:
                         file_report.error = str(exc).splitlines()[0]
-            _apply_retention(config, lake)
+            if compact_after:  # new files folded into the summaries, expired months dropped
+                report.compaction = compact(lake, oldest=oldest_month(config))
     finally:
         lake.close()
     return report

@@ -22,6 +22,7 @@ from vigie.ingest.enrich import Enricher
 from vigie.sources.compile import CompiledFormat, sql_str
 from vigie.sources.reader import LogFile
 from vigie.sources.spec import FormatSpec
+from vigie.warehouse.compact import CompactReport
 from vigie.warehouse.daily import daily_rows
 from vigie.warehouse.lake import FileState, Transaction
 
@@ -44,11 +45,12 @@ class FileReport:
 
 @dataclass
 class RunReport:
-    """What one run did: per-file counts and the size of the directory snapshot."""
+    """What one run did: per-file counts, the size of the directory snapshot, compaction."""
 
     files: list[FileReport] = field(default_factory=list)
     people: int | None = None
     directory_error: str | None = None
+    compaction: CompactReport | None = None
 
     @property
     def rows(self) -> int:

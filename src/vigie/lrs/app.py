@@ -5,12 +5,15 @@ Why handlers read raw bodies and query strings instead of FastAPI parameters: xA
 own error contract (400 with a message naming the field, never 422), its own boolean and
 timestamp syntaxes, and its own rules on which parameters may be combined; parsing them here,
 with the same validators as statements, keeps one source of truth and one error format.
-Blocking work (SQLite, scrypt) runs in the thread pool so the event loop stays free.
+Blocking work runs off the event loop, so that it keeps serving: statement writes in the
+tenant's writer thread, which commits concurrent requests together (`group_commit`); reads and
+credential checks (scrypt) in the thread pool, except a credential verified since the registry
+last changed, answered from memory (`auth.Authenticator.recent`).
 """
 
 from __future__ import annotations
 
-import json
+import asyncio
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import replace
@@ -49,6 +52,7 @@ from vigie.lrs.formats import (
     utc_timestamp,
     with_utc_timestamps,
 )
+from vigie.lrs.jsontext import json_text
 from vigie.lrs.models import IRI, UUID, Actor, Timestamp
 from vigie.lrs.signatures import check_signatures
 from vigie.lrs.sqlite_store import SQLiteStatementStore
@@ -100,7 +104,9 @@ class _XapiVersion:
 
     Every answer to a statements GET, errors included, also carries
     `X-Experience-API-Consistent-Through` (Communication 2.1.3: "regardless of the code
-    returned"); clients poll on it.
+    returned"); clients poll on it. Answers carrying statements get it from the store (see
+    `statement_query.consistency_sql`); this layer adds the current time to the others, error
+    answers, which carry no statements (a 401 names no tenant whose store could be read).
     """
 
     def __init__(self, app: ASGIApp, *, default: XapiVersion) -> None:
@@ -145,8 +151,7 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
 
 
 def _json(content: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    body = json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    return Response(body, status, headers, media_type="application/json")
+    return Response(json_text(content), status, headers, media_type="application/json")
 
 
 def _now_iso() -> str:
@@ -325,7 +330,9 @@ def create_app(
 
     async def credential_of(request: Request, *scopes: str) -> Credential:
         header = request.headers.get("authorization")
-        credential = await run_in_threadpool(authenticator.authenticate, header)
+        credential = authenticator.recent(header)
+        if credential is None:
+            credential = await run_in_threadpool(authenticator.authenticate, header)
         if not credential.allows(*scopes):
             raise Forbidden(
                 f"this credential lacks the scope {' or '.join(scopes)} "
@@ -379,12 +386,12 @@ def create_app(
             statement.setdefault("version", rules.statement_version)
         return statements, is_array, data
 
-    def insert(
+    async def insert(
         statements: list[dict[str, Any]], data: dict[str, bytes], tenant: str
     ) -> list[str]:
-        if data and isinstance(store, AttachmentStore):
-            return store.insert_with_attachments(statements, data, tenant=tenant)
-        return store.insert(statements, tenant=tenant)
+        """Stores the statements: prepared here, committed by the tenant's writer thread
+        with those of concurrent requests (`group_commit`); the ids once durable."""
+        return await asyncio.wrap_future(store.submit(statements, data, tenant=tenant))
 
     @app.get("/xAPI/about")
     async def about() -> Response:
@@ -404,14 +411,14 @@ def create_app(
         if "id" in statement and statement["id"].lower() != statement_id:
             raise BadRequest(f"id: {statement['id']} differs from statementId {statement_id}")
         statement["id"] = statement_id
-        await run_in_threadpool(insert, statements, data, credential.tenant)
+        await insert(statements, data, credential.tenant)
         return Response(status_code=204)
 
     @app.post("/xAPI/statements")
     async def post_statements(request: Request) -> Response:
         credential = await credential_of(request, "statements/write")
         statements, _, data = await statements_from(request, credential)
-        ids = await run_in_threadpool(insert, statements, data, credential.tenant)
+        ids = await insert(statements, data, credential.tenant)
         return _json(ids)
 
     @app.api_route("/xAPI/statements", methods=["GET", "HEAD"])
@@ -425,13 +432,12 @@ def create_app(
         )
         params = dict(request.query_params)
         with_attachments = _boolean("attachments", params.get("attachments"))
-        headers = {"X-Experience-API-Consistent-Through": _now_iso()}
         if "statementId" in params or "voidedStatementId" in params:
             languages = _languages(request.headers.get("accept-language"))
-            content, headers = await single(params, credential, mine, headers, languages)
+            content, headers = await single(params, credential, mine, languages)
             returned = [content]
         else:
-            content = await many(request, params, credential, mine)
+            content, headers = await many(request, params, credential, mine)
             returned = content["statements"]
         if not with_attachments:
             if request.method == "HEAD":
@@ -444,7 +450,7 @@ def create_app(
             data = await run_in_threadpool(
                 lambda: store.attachment_data(hashes, tenant=credential.tenant)
             )
-        document = json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode()
+        document = json_text(content)
         body, media = multipart_response(document, returned, data)
         if request.method == "HEAD":
             return Response(status_code=200, headers={**headers, "Content-Type": media})
@@ -452,7 +458,7 @@ def create_app(
 
     async def single(
         params: dict[str, str], credential: Credential, mine: str | None,
-        headers: dict[str, str], languages: tuple[str, ...],
+        languages: tuple[str, ...],
     ) -> tuple[dict[str, Any], dict[str, str]]:
         if "statementId" in params and "voidedStatementId" in params:
             raise BadRequest("statementId and voidedStatementId cannot be used together")
@@ -465,13 +471,15 @@ def create_app(
         fmt = params.get("format", "exact")
         if fmt not in ("ids", "exact", "canonical"):
             raise BadRequest(f"format: must be ids, exact or canonical, not {fmt!r}")
-        statement = await run_in_threadpool(
-            lambda: store.get(wanted, tenant=credential.tenant, voided=voided)
-        )
+        through, statement = await run_in_threadpool(lambda: (
+            store.consistent_through(tenant=credential.tenant),  # first: see `many`
+            store.get(wanted, tenant=credential.tenant, voided=voided),
+        ))
         if mine is not None and agent_key(statement.get("authority", {})) != mine:
             raise Forbidden("this credential may only read the statements it wrote")
         stored = datetime.fromisoformat(statement["stored"])
-        headers = {**headers, "Last-Modified": format_datetime(stored, usegmt=True)}
+        headers = {"X-Experience-API-Consistent-Through": through,
+                   "Last-Modified": format_datetime(stored, usegmt=True)}
         if fmt == "ids":
             statement = ids_format(statement)
         elif fmt == "canonical":
@@ -480,7 +488,10 @@ def create_app(
 
     async def many(
         request: Request, params: dict[str, str], credential: Credential, mine: str | None
-    ) -> dict[str, Any]:
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        """A page of statements and its headers. The consistency time is read before a new
+        query takes its bound (then every statement stored by that time is within it), or at
+        a continuation's bound (`statement_query.consistency_sql`)."""
         if "more" in params:
             if len(params) > 1:
                 raise BadRequest("more: use the more link as given, without other parameters")
@@ -488,12 +499,14 @@ def create_app(
         else:
             query = _parse_query(params, _languages(request.headers.get("accept-language")))
         query = replace(query, authority=mine)
-        statements, token = await run_in_threadpool(
-            lambda: store.query(query, tenant=credential.tenant)
-        )
+        through, (statements, token) = await run_in_threadpool(lambda: (
+            store.consistent_through(tenant=credential.tenant, bound=query.bound),
+            store.query(query, tenant=credential.tenant),
+        ))
         base = request.scope.get("root_path", "")
         more = f"{base}/xAPI/statements?more={token}" if token else ""
-        return {"statements": statements, "more": more}
+        return ({"statements": statements, "more": more},
+                {"X-Experience-API-Consistent-Through": through})
 
     async def read_body(request: Request) -> bytes:
         return await _read_body(request, max_body_bytes)

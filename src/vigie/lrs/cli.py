@@ -20,7 +20,7 @@ from rich.table import Table
 
 from vigie.config import password_from_env
 from vigie.errors import VigieError
-from vigie.lrs.backend import Backend, open_backend, open_registry
+from vigie.lrs.backend import open_registry
 from vigie.lrs.tenants import SCOPES, TenantRegistry
 
 __all__ = ["lrs_app"]
@@ -70,16 +70,6 @@ def _registry(
         registry.close()
 
 
-def _backend(
-    root: Path, database: str | None, password_env: str | None, *, max_limit: int
-) -> Backend:
-    try:
-        return open_backend(root, database=database, password=_password(password_env),
-                            max_limit=max_limit)
-    except VigieError as exc:
-        raise _fail(exc) from None
-
-
 def _fail(exc: ValueError | VigieError) -> typer.Exit:
     Console(stderr=True).print(f"[bold red]error:[/] {exc}")
     return typer.Exit(2)
@@ -92,6 +82,8 @@ def serve(
     password_env: PasswordEnvOption = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8100,
+    workers: Annotated[int, typer.Option(
+        min=1, help="Server processes sharing the port (one per core uses them all).")] = 1,
     max_body_mb: Annotated[int, typer.Option(help="Largest request body, in MiB.")] = 10,
     max_limit: Annotated[int, typer.Option(help="Most statements per GET page.")] = 500,
     default_version: Annotated[str, typer.Option(
@@ -101,14 +93,13 @@ def serve(
     """Serves the xAPI endpoint at http://HOST:PORT/xAPI/: 1.0.3 or 2.0.0, as each request's
     X-Experience-API-Version header asks.
 
-    Example:  [bold]vigie lrs serve --root /srv/vigie/lrs --port 8100[/]
+    Example:  [bold]vigie lrs serve --root /srv/vigie/lrs --port 8100 --workers 2[/]
 
     On PostgreSQL:  [bold]LRS_DB_PASSWORD=… vigie lrs serve --database
     postgresql://vigie@db.example:5432/lrs --password-env LRS_DB_PASSWORD[/]
     """
-    import uvicorn
-
-    from vigie.lrs.app import create_app
+    from vigie.lrs.server import ServeSettings
+    from vigie.lrs.server import serve as run
     from vigie.lrs.versions import SUPPORTED
 
     version = next((known for known in SUPPORTED if known == default_version), None)
@@ -116,14 +107,14 @@ def serve(
         raise _fail(ValueError(
             f"--default-version: {default_version!r} is not one of {', '.join(SUPPORTED)}"
         ))
-    stores = _backend(root, database, password_env, max_limit=max_limit)
-    app = create_app(root, registry=stores.registry, store=stores.statements,
-                     documents=stores.documents, max_body_bytes=max_body_mb << 20,
-                     max_limit=max_limit, default_version=version)
+    settings = ServeSettings(
+        root=str(root), database=database, password_env=password_env,
+        max_body_bytes=max_body_mb << 20, max_limit=max_limit, default_version=version,
+    )
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
-    finally:
-        stores.close()
+        run(settings, host=host, port=port, workers=workers)
+    except VigieError as exc:
+        raise _fail(exc) from None
 
 
 @lrs_app.command("export")

@@ -43,6 +43,7 @@ from vigie.lrs.documents import (
 )
 from vigie.lrs.errors import BadRequest, describe
 from vigie.lrs.formats import agent_key, utc_timestamp
+from vigie.lrs.jsontext import json_text
 from vigie.lrs.models import IRI, UUID, Agent, Timestamp
 from vigie.lrs.store import StatementQuery, StatementStore
 from vigie.lrs.tenants import Credential
@@ -189,10 +190,6 @@ def _serve(request: Request, content: bytes, media_type: str, headers: dict[str,
     return Response(content, 200, headers, media_type=media_type)
 
 
-def _json_bytes(content: Any) -> bytes:
-    return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
 def _activities(statement: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """Every Activity object of a statement: object, SubStatement, context activities."""
     obj = statement["object"]
@@ -269,7 +266,7 @@ def document_router(
         found, _ = await run_in_threadpool(
             lambda: statements.query(query, tenant=credential.tenant)
         )
-        content = _json_bytes(canonical_activity(activity_id, found))
+        content = json_text(canonical_activity(activity_id, found))
         return _serve(request, content, "application/json", {"ETag": etag_of(content)})
 
     @router.api_route("/xAPI/agents", methods=["GET", "HEAD"])
@@ -281,7 +278,7 @@ def document_router(
             raise BadRequest(f"{unknown[0]}: not a parameter of GET /agents")
         if "agent" not in params:
             raise BadRequest("agent: required by the Agents resource")
-        content = _json_bytes(person(_agent(params["agent"])))
+        content = json_text(person(_agent(params["agent"])))
         return _serve(request, content, "application/json", {"ETag": etag_of(content)})
 
     return router
@@ -335,7 +332,7 @@ def _mount(
         ids, latest = await run_in_threadpool(
             lambda: documents.ids(key, tenant=credential.tenant, since=since)
         )
-        content = _json_bytes(ids)
+        content = json_text(ids)
         headers = {"ETag": etag_of(content)}
         if latest is not None:
             headers["Last-Modified"] = _http_date(latest)

@@ -14,11 +14,15 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from vigie.lrs.jsontext import json_text
+
 __all__ = [
     "agent_key",
     "canonical_format",
     "comparison_digest",
+    "comparison_form",
     "ids_format",
+    "legacy_comparison_digest",
     "pick_language",
     "utc_timestamp",
     "with_utc_timestamps",
@@ -199,32 +203,62 @@ def _hundredths(duration: str) -> str:
     )
 
 
-def _comparable(value: Any, key: str = "") -> Any:
-    """Drops what immutability does not cover: order of Group members, timestamp offsets,
-    case of e-mail domains (xAPI Data 2.3.1), duration precision beyond 0.01 s. Extensions
-    are free JSON, compared as they are (a `timestamp` key there need not be a timestamp)."""
-    if key == "extensions":
-        return value
-    if isinstance(value, dict):
-        out = {k: _comparable(v, k) for k, v in value.items()}
-        if "mbox" in out and isinstance(out["mbox"], str):
-            local, _, domain = out["mbox"].partition("@")
-            out["mbox"] = f"{local}@{domain.lower()}"
-        return out
-    if isinstance(value, list):
-        items = [_comparable(item) for item in value]
-        if key == "member":
-            items.sort(key=lambda item: json.dumps(item, sort_keys=True))
-        return items
-    if key == "timestamp" and isinstance(value, str):
-        return utc_timestamp(value)[:23]  # millisecond precision is what must be kept
-    if key == "duration" and isinstance(value, str):
-        return _hundredths(value)
-    return value
+def _lower_domain(mbox: str) -> str:
+    local, _, domain = mbox.partition("@")
+    return f"{local}@{domain.lower()}"
 
 
-def comparison_digest(statement: dict[str, Any]) -> str:
-    """A digest equal for two statements that the specification says are the same.
+def _comparable_agent(agent: dict[str, Any]) -> dict[str, Any]:
+    """An Agent or Group with its e-mail domains lowered and its members in a fixed order."""
+    out = agent
+    if "mbox" in agent:
+        out = {**agent, "mbox": _lower_domain(agent["mbox"])}
+    if "member" in agent:
+        members = [_comparable_agent(member) for member in agent["member"]]
+        members.sort(key=lambda member: json_text(member, sort_keys=True))
+        out = {**out, "member": members}
+    return out
+
+
+def _comparable_statement(statement: dict[str, Any]) -> dict[str, Any]:
+    """What immutability compares (xAPI Data 2.3.1): Group members in any order, timestamps
+    as instants at millisecond precision, e-mail domains in any case, durations at 0.01 s.
+
+    Only the properties a validated statement may hold these values in are visited (agents,
+    timestamps, the result's duration), so the cost does not grow with the rest of the
+    statement; extensions are free JSON and are compared as they are.
+    """
+    out = dict(statement)
+    out["actor"] = _comparable_agent(statement["actor"])
+    obj = statement["object"]
+    kind = obj.get("objectType", "Activity")
+    if kind in ("Agent", "Group"):
+        out["object"] = _comparable_agent(obj)
+    elif kind == "SubStatement":
+        out["object"] = _comparable_statement(obj)
+    if "timestamp" in statement:
+        out["timestamp"] = utc_timestamp(statement["timestamp"])[:23]
+    result = statement.get("result")
+    if result is not None and "duration" in result:
+        out["result"] = {**result, "duration": _hundredths(result["duration"])}
+    context = statement.get("context")
+    if context is not None:
+        context = dict(context)
+        for role in ("instructor", "team"):
+            if role in context:
+                context[role] = _comparable_agent(context[role])
+        for key, role in (("contextAgents", "agent"), ("contextGroups", "group")):  # 2.0.0
+            if key in context:
+                context[key] = [
+                    {**item, role: _comparable_agent(item[role])} for item in context[key]
+                ]
+        out["context"] = context
+    return out
+
+
+def comparison_form(statement: dict[str, Any]) -> bytes:
+    """The statement as immutability compares it, as JSON text with sorted keys: equal for two
+    statements that the specification says are the same.
 
     Ignored: `stored`, `authority`, `version` (set by the LRS) and attachments' raw data.
     """
@@ -232,5 +266,42 @@ def comparison_digest(statement: dict[str, Any]) -> str:
         key: value for key, value in statement.items()
         if key not in ("stored", "authority", "version")
     }
-    text = json.dumps(_comparable(kept), sort_keys=True, separators=(",", ":"))
+    return json_text(_comparable_statement(kept), sort_keys=True)
+
+
+def comparison_digest(statement: dict[str, Any]) -> str:
+    """The SHA-256 of `comparison_form`, kept with each stored statement."""
+    return hashlib.sha256(comparison_form(statement)).hexdigest()
+
+
+def _legacy_comparable(value: Any, key: str = "") -> Any:
+    if key == "extensions":
+        return value
+    if isinstance(value, dict):
+        out = {k: _legacy_comparable(v, k) for k, v in value.items()}
+        if "mbox" in out and isinstance(out["mbox"], str):
+            out["mbox"] = _lower_domain(out["mbox"])
+        return out
+    if isinstance(value, list):
+        items = [_legacy_comparable(item) for item in value]
+        if key == "member":
+            items.sort(key=lambda item: json.dumps(item, sort_keys=True))
+        return items
+    if key == "timestamp" and isinstance(value, str):
+        return utc_timestamp(value)[:23]
+    if key == "duration" and isinstance(value, str):
+        return _hundredths(value)
+    return value
+
+
+def legacy_comparison_digest(statement: dict[str, Any]) -> str:
+    """The comparison digest of stores written before `comparison_digest` used orjson (the
+    same rules, through the standard `json` module, which writes other bytes). A statement
+    sent again must still be found equal to the copy such a store holds: `plan_batch` falls
+    back to this digest when the current one differs from the stored one."""
+    kept = {
+        key: value for key, value in statement.items()
+        if key not in ("stored", "authority", "version")
+    }
+    text = json.dumps(_legacy_comparable(kept), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

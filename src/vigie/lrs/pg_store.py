@@ -14,18 +14,28 @@ Why set-based writes: a batch is one `INSERT … SELECT FROM unnest(arrays)` per
 its size, and the reads it depends on go in one pipelined round trip; at the 20,000
 statements/s the LRS aims at (batches of 100), per-statement round trips would be the cost.
 Commit before answering: `insert` returns once PostgreSQL has flushed the commit to its WAL.
+The requests of a tenant that queue while its previous transaction commits are stored together
+in the next one, by the tenant's writer thread (`group_commit`): one WAL flush for all of them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 
-from vigie.lrs.postgres import PostgresDatabase, lock_transaction
+from vigie.lrs.errors import LrsError
+from vigie.lrs.group_commit import GroupCommit, Outcome, Write
+from vigie.lrs.postgres import (
+    PostgresDatabase,
+    lock_is_free,
+    lock_transaction,
+    tenant_schema,
+)
 from vigie.lrs.statement_batch import (
     BatchPlan,
     Key,
@@ -35,7 +45,17 @@ from vigie.lrs.statement_batch import (
     plan_batch,
     prepare_batch,
 )
-from vigie.lrs.statement_query import MAX_LIMIT, bound_sql, page, page_limit, page_sql, single
+from vigie.lrs.statement_query import (
+    LAST_POSITION,
+    MAX_LIMIT,
+    bound_sql,
+    consistency_sql,
+    page,
+    page_limit,
+    page_sql,
+    single,
+    through,
+)
 from vigie.lrs.store import StatementQuery
 
 __all__ = ["PostgresStatementStore"]
@@ -47,32 +67,56 @@ class PostgresStatementStore:
     def __init__(self, database: PostgresDatabase, *, max_limit: int = MAX_LIMIT) -> None:
         self.database = database.attach()
         self.max_limit = max_limit
+        self._writes = GroupCommit(self._commit)
 
     def close(self) -> None:
+        self._writes.close()
         self.database.close()
 
     # -- writing ---------------------------------------------------------------------------
 
     def insert(self, statements: list[dict[str, Any]], *, tenant: str) -> list[str]:
-        return self.insert_with_attachments(statements, {}, tenant=tenant)
+        return self.submit(statements, {}, tenant=tenant).result()
 
     def insert_with_attachments(
         self, statements: list[dict[str, Any]], attachments: Mapping[str, bytes], *, tenant: str
     ) -> list[str]:
         """`insert`, plus attachment contents (lowercase sha2 → bytes) in the same transaction,
         one copy per sha2 in the tenant's schema."""
-        batch = prepare_batch(statements)
-        ids = [item.id for item in batch]
+        return self.submit(statements, attachments, tenant=tenant).result()
+
+    def submit(
+        self, statements: list[dict[str, Any]], attachments: Mapping[str, bytes], *, tenant: str
+    ) -> Future[list[str]]:
+        """`insert_with_attachments` without waiting: the statements are prepared here, then
+        queued for the tenant's writer thread."""
+        tenant_schema(tenant)  # a bad name fails here; the writer thread creates the schema
+        return self._writes.submit(tenant, Write(prepare_batch(statements), attachments))
+
+    def _commit(self, tenant: str, writes: Sequence[Write]) -> list[Outcome]:
+        """Stores a group of writes in one transaction (see `group_commit`)."""
         prefix = self.database.tenant(tenant)
+        outcomes: list[Outcome] = []
+        now: datetime | None = None
         with (
             self.database.connection() as connection,
             connection.pipeline(),  # round trips: BEGIN to the reads, then writes to COMMIT
             connection.transaction(),
         ):
             lock_transaction(connection, f"statements:{prefix}")
-            state = _stored_state(connection, prefix, ids, batch_refs(batch))
-            _write(connection, prefix, plan_batch(batch, state, datetime.now(UTC)), attachments)
-        return ids
+            for write in writes:
+                ids = [item.id for item in write.batch]
+                try:
+                    state = _stored_state(connection, prefix, ids, batch_refs(write.batch))
+                    # the first read returned, so the lock is held: see `consistency_sql`
+                    now = now or datetime.now(UTC)
+                    plan = plan_batch(write.batch, state, now)
+                except LrsError as exc:
+                    outcomes.append(exc)
+                    continue
+                _write(connection, prefix, plan, write.attachments)
+                outcomes.append(ids)
+        return outcomes
 
     def attachment_data(self, hashes: Iterable[str], *, tenant: str) -> dict[str, bytes]:
         """The stored contents among `hashes` (lowercase sha2); absent ones are left out."""
@@ -107,6 +151,17 @@ class PostgresStatementStore:
             sql, params = page_sql(query, limit=limit, prefix=prefix, param="%s")
             rows = connection.execute(sql, params).fetchall()
         return page(rows, query, limit)
+
+    def consistent_through(self, *, tenant: str, bound: int | None = None) -> str:
+        prefix = self.database.tenant(tenant)
+        with self.database.connection() as connection:
+            if bound is None:
+                checked = datetime.now(UTC)
+                if lock_is_free(connection, f"statements:{prefix}"):
+                    return through(checked, None)
+            found = connection.execute(consistency_sql(prefix, "%s"),
+                                       [LAST_POSITION if bound is None else bound])
+            return through(None, found.fetchone())
 
 
 def _stored_state(

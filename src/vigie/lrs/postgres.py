@@ -40,6 +40,7 @@ __all__ = [
     "PostgresDatabase",
     "PostgresRegistryDatabase",
     "StorageUnavailable",
+    "lock_is_free",
     "lock_transaction",
     "tenant_schema",
 ]
@@ -238,12 +239,25 @@ class PostgresDatabase:
             self.pool.close()
 
 
-def lock_transaction(connection: psycopg.Connection[Any], name: str) -> None:
-    """Takes the advisory lock `name` until the end of the current transaction (its 64-bit
-    digest: two names sharing one only wait for each other)."""
+def _lock_key(name: str) -> int:
+    """The 64-bit advisory lock of `name` (two names sharing one only wait for each other)."""
     digest = hashlib.blake2b(name.encode("utf-8", "surrogatepass"), digest_size=8).digest()
-    connection.execute("SELECT pg_advisory_xact_lock(%s)",
-                       [int.from_bytes(digest, "big", signed=True)])
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def lock_transaction(connection: psycopg.Connection[Any], name: str) -> None:
+    """Takes the advisory lock `name` until the end of the current transaction."""
+    connection.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_key(name)])
+
+
+def lock_is_free(connection: psycopg.Connection[Any], name: str) -> bool:
+    """Whether no transaction holds the advisory lock `name` now (a shared lock taken and
+    released at once; `connection` is in autocommit, outside any transaction)."""
+    key = _lock_key(name)
+    row = connection.execute(
+        "SELECT CASE WHEN pg_try_advisory_lock_shared(%s) THEN pg_advisory_unlock_shared(%s) "
+        "ELSE false END", [key, key]).fetchone()
+    return bool(row and row[0])
 
 
 class _Qmark:
@@ -279,6 +293,11 @@ class PostgresRegistryDatabase:
     def transaction(self) -> Iterator[_Qmark]:
         with self.database.connection() as connection, connection.transaction():
             yield _Qmark(connection)
+
+    def version(self) -> None:
+        """PostgreSQL has no cheap change counter to read: credentials are read fresh (one
+        indexed query per request)."""
+        return None
 
     def close(self) -> None:
         self.database.close()

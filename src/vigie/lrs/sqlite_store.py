@@ -6,9 +6,25 @@ tenant: isolation holds by construction (a query of tenant A opens A's file only
 tenant is backed up, moved or deleted as one file.
 
 Durability: WAL with `synchronous=FULL` syncs the log at every commit, so a statement is on
-disk before its id is answered. Writes of one tenant go through one connection under a lock
-(SQLite allows one writer anyway); reads use one connection per thread, which WAL lets run
-while a write is under way.
+disk before its id is answered. Writes of one tenant go through one connection, in its writer
+thread, which stores together the requests that queued during the previous commit
+(`group_commit`); reads use one connection per thread, which WAL lets run while a write is
+under way.
+
+Several server processes may share the folder (`vigie lrs serve --workers N`). Their writers
+of one tenant take turns on an exclusive `flock` of `<tenant>.lock` held across the whole
+transaction, so the reads a batch depends on and its `seq` and `stored` values are taken in
+commit order, as in one process. Why a lock of our own rather than SQLite's busy timeout: a
+busy SQLite writer retries after sleeps of up to 100 ms, where a blocked `flock` returns as
+soon as the lock is free.
+
+Checkpoints (copying the WAL's pages into the database file, and syncing it) run in the writer
+thread after the lock is released, every `_CHECKPOINT_STATEMENTS` statements or
+`_CHECKPOINT_COMMITS` commits of the process, rather than inside a commit once the WAL holds
+1,000 pages (SQLite's default): a checkpoint of a large store is a burst of random writes and a
+sync, which then delays no other process's writes, and a page written by several commits in
+between is copied once. A WAL that other processes kept growing meanwhile is checkpointed under
+the lock, where it can be copied whole and restarted.
 
 The rules of a write (immutability, voiding, `stored` times, the `keys` filter index and the
 StatementRef rule) are `vigie.lrs.statement_batch`'s, and the SQL of a query is
@@ -18,15 +34,20 @@ and writes rows.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from vigie.lrs.errors import LrsError
+from vigie.lrs.group_commit import GroupCommit, Outcome, Write
 from vigie.lrs.statement_batch import (
     BatchPlan,
     Key,
@@ -36,7 +57,17 @@ from vigie.lrs.statement_batch import (
     plan_batch,
     prepare_batch,
 )
-from vigie.lrs.statement_query import MAX_LIMIT, bound_sql, page, page_limit, page_sql, single
+from vigie.lrs.statement_query import (
+    LAST_POSITION,
+    MAX_LIMIT,
+    bound_sql,
+    consistency_sql,
+    page,
+    page_limit,
+    page_sql,
+    single,
+    through,
+)
 from vigie.lrs.store import StatementQuery, check_tenant
 
 __all__ = ["SQLiteStatementStore"]
@@ -71,6 +102,14 @@ CREATE TABLE IF NOT EXISTS attachments (
 """
 
 
+#: A checkpoint is due after this many statements or commits of the process (a batch of 100
+#: statements writes about 400 pages to the WAL, a single statement about 15).
+_CHECKPOINT_STATEMENTS = 2_000
+_CHECKPOINT_COMMITS = 100
+#: A WAL of more pages than this is checkpointed under the writer lock (about 200 MiB).
+_WAL_LIMIT = 50_000
+
+
 def _rows_in(db: sqlite3.Connection, sql: str, values: list[Any]) -> list[tuple[Any, ...]]:
     """Rows of `sql` whose `IN ({})` takes `values`, 500 at a time (SQLite's parameter limit)."""
     rows: list[tuple[Any, ...]] = []
@@ -81,15 +120,54 @@ def _rows_in(db: sqlite3.Connection, sql: str, values: list[Any]) -> list[tuple[
 
 
 class _TenantDatabase:
-    """One tenant's database file: a locked writer and per-thread readers."""
+    """One tenant's database file: the writer's connection, per-thread readers, and the lock
+    file the writers of every process take turns on."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.lock = threading.Lock()
-        self.writer = self._connect()
-        self.writer.executescript(_SCHEMA)
+        self.lock_file = os.open(path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        self.probe_file = os.open(path.with_suffix(".lock"), os.O_RDONLY)
+        with self.exclusive():  # two processes creating the tables at once
+            self.writer = self._connect()
+            self.writer.executescript(_SCHEMA)
+        self.writer.execute("PRAGMA wal_autocheckpoint=0")  # see `wrote`
+        self.uncheckpointed = (0, 0)  # statements, commits
         self.local = threading.local()
         self.readers: list[sqlite3.Connection] = []
+
+    def wrote(self, statements: int) -> None:
+        """Counts a commit of the writer (called after the writer lock is released) and runs
+        the checkpoint when one is due."""
+        written, commits = self.uncheckpointed
+        written, commits = written + statements, commits + 1
+        if written < _CHECKPOINT_STATEMENTS and commits < _CHECKPOINT_COMMITS:
+            self.uncheckpointed = (written, commits)
+            return
+        self.uncheckpointed = (0, 0)
+        _, pages, _ = self.writer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        if pages > _WAL_LIMIT:
+            with self.exclusive():
+                self.writer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """The tenant's writer lock, across processes (blocks until it is free)."""
+        fcntl.flock(self.lock_file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self.lock_file, fcntl.LOCK_UN)
+
+    def writers_idle(self) -> bool:
+        """Whether no writer, of any process, holds the lock now (a shared lock taken and
+        released at once, on a descriptor of its own: `flock` locks belong to descriptors)."""
+        try:
+            fcntl.flock(self.probe_file, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        fcntl.flock(self.probe_file, fcntl.LOCK_UN)
+        return True
 
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(
@@ -114,6 +192,8 @@ class _TenantDatabase:
             for connection in [self.writer, *self.readers]:
                 connection.close()
             self.readers.clear()
+            os.close(self.lock_file)
+            os.close(self.probe_file)
 
 
 class SQLiteStatementStore:
@@ -125,6 +205,7 @@ class SQLiteStatementStore:
         self.max_limit = max_limit
         self._databases: dict[str, _TenantDatabase] = {}
         self._lock = threading.Lock()
+        self._writes = GroupCommit(self._commit)
 
     def _database(self, tenant: str) -> _TenantDatabase:
         database = self._databases.get(tenant)
@@ -138,6 +219,7 @@ class SQLiteStatementStore:
         return database
 
     def close(self) -> None:
+        self._writes.close()
         with self._lock:
             for database in self._databases.values():
                 database.close()
@@ -146,24 +228,45 @@ class SQLiteStatementStore:
     # -- writing ---------------------------------------------------------------------------
 
     def insert(self, statements: list[dict[str, Any]], *, tenant: str) -> list[str]:
-        return self.insert_with_attachments(statements, {}, tenant=tenant)
+        return self.submit(statements, {}, tenant=tenant).result()
 
     def insert_with_attachments(
         self, statements: list[dict[str, Any]], attachments: Mapping[str, bytes], *, tenant: str
     ) -> list[str]:
         """`insert`, plus attachment contents (lowercase sha2 → bytes) in the same transaction:
         on disk before the ids are answered, one copy per sha2 in the tenant's own file."""
+        return self.submit(statements, attachments, tenant=tenant).result()
+
+    def submit(
+        self, statements: list[dict[str, Any]], attachments: Mapping[str, bytes], *, tenant: str
+    ) -> Future[list[str]]:
+        """`insert_with_attachments` without waiting: the statements are prepared here, then
+        queued for the tenant's writer thread."""
+        check_tenant(tenant)  # a bad name fails here; the writer thread opens the file
+        return self._writes.submit(tenant, Write(prepare_batch(statements), attachments))
+
+    def _commit(self, tenant: str, writes: Sequence[Write]) -> list[Outcome]:
+        """Stores a group of writes in one transaction (see `group_commit`)."""
         database = self._database(tenant)
-        batch = prepare_batch(statements)
-        ids = [item.id for item in batch]
-        with database.lock, self._transaction(database.writer) as db:
-            state = self._stored_state(db, ids, batch_refs(batch))
-            self._write(db, plan_batch(batch, state, datetime.now(UTC)))
-            db.executemany(
-                "INSERT OR IGNORE INTO attachments (sha2, content) VALUES (?, ?)",
-                [(sha2.lower(), content) for sha2, content in attachments.items()],
-            )
-        return ids
+        outcomes: list[Outcome] = []
+        with database.exclusive(), self._transaction(database.writer) as db:
+            now = datetime.now(UTC)  # once the lock is held: see `consistency_sql`
+            for write in writes:
+                ids = [item.id for item in write.batch]
+                try:
+                    plan = plan_batch(write.batch, self._stored_state(
+                        db, ids, batch_refs(write.batch)), now)
+                except LrsError as exc:
+                    outcomes.append(exc)
+                    continue
+                self._write(db, plan)
+                db.executemany(
+                    "INSERT OR IGNORE INTO attachments (sha2, content) VALUES (?, ?)",
+                    [(sha2.lower(), content) for sha2, content in write.attachments.items()],
+                )
+                outcomes.append(ids)
+        database.wrote(sum(len(write.batch) for write in writes))
+        return outcomes
 
     def attachment_data(self, hashes: Iterable[str], *, tenant: str) -> dict[str, bytes]:
         """The stored contents among `hashes` (lowercase sha2); absent ones are left out."""
@@ -245,3 +348,13 @@ class SQLiteStatementStore:
         limit = page_limit(query, self.max_limit)
         sql, params = page_sql(query, limit=limit)
         return page(db.execute(sql, params).fetchall(), query, limit)
+
+    def consistent_through(self, *, tenant: str, bound: int | None = None) -> str:
+        database = self._database(tenant)
+        if bound is None:
+            checked = datetime.now(UTC)
+            if database.writers_idle():
+                return through(checked, None)
+        found = database.reader().execute(
+            consistency_sql(), (LAST_POSITION if bound is None else bound,))
+        return through(None, found.fetchone())

@@ -22,7 +22,6 @@ it receives the target's rows when the target arrives (one level).
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -31,7 +30,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from vigie.lrs.errors import BadRequest, Conflict
-from vigie.lrs.formats import agent_key, comparison_digest
+from vigie.lrs.formats import agent_key, comparison_form, legacy_comparison_digest
+from vigie.lrs.jsontext import json_text
 from vigie.lrs.models import VOIDED
 
 __all__ = [
@@ -160,9 +160,29 @@ class Incoming:
     keys: frozenset[Key]
 
 
+def _digest(statement: dict[str, Any]) -> str:
+    """The comparison digest of a statement about to be stored; a statement holding NaN or an
+    infinity (`1e999` parses as one) is refused here: JSON cannot write it, and stored it
+    would break every read. orjson writes those numbers as `null`, which a statement only
+    holds in extensions, so the full search runs only when the text has a `null`."""
+    try:
+        form: bytes | None = comparison_form(statement)
+    except ValueError:  # the standard module, writing what orjson could not, met one
+        form = None
+    if form is None or b"null" in form:
+        where = _non_finite(statement)
+        if where is not None:
+            raise BadRequest(
+                f"{where}: must be a finite number (NaN, Infinity and numbers beyond "
+                "±1.8e308 are not JSON numbers)"
+            )
+    assert form is not None, "only a non-finite number stops the comparison form"
+    return hashlib.sha256(form).hexdigest()
+
+
 def prepare_batch(statements: Sequence[dict[str, Any]]) -> list[Incoming]:
     """The batch ready for `plan_batch`, new UUIDs given to statements without an id; a
-    repeated id is a `BadRequest` (before any database work)."""
+    repeated id or a non-finite number is a `BadRequest` (before any database work)."""
     ids = [str(s.get("id") or uuid.uuid4()).lower() for s in statements]
     if len(set(ids)) != len(ids):
         repeated = next(i for n, i in enumerate(ids) if i in ids[:n])
@@ -170,7 +190,7 @@ def prepare_batch(statements: Sequence[dict[str, Any]]) -> list[Incoming]:
     return [
         Incoming(
             id=statement_id, statement=statement,
-            digest=comparison_digest({**statement, "id": statement_id}), ref=_ref(statement),
+            digest=_digest({**statement, "id": statement_id}), ref=_ref(statement),
             is_voiding=statement["verb"]["id"] == VOIDED, keys=_own_keys(statement),
         )
         for statement_id, statement in zip(ids, statements, strict=True)
@@ -231,14 +251,16 @@ class BatchPlan:
 
 
 def _body_text(body: dict[str, Any]) -> str:
-    try:  # JSON has no NaN or Infinity (1e999 parses as one): stored, it breaks every read
-        return json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    except ValueError:
-        where = _non_finite(body) or "statement"
-        raise BadRequest(
-            f"{where}: must be a finite number (NaN, Infinity and numbers beyond "
-            "±1.8e308 are not JSON numbers)"
-        ) from None
+    """The stored JSON text of a statement (its numbers were checked by `_digest`)."""
+    return json_text(body).decode("utf-8", "surrogatepass")
+
+
+def _same_content(stored: StoredStatement, item: Incoming) -> bool:
+    """Whether the stored statement with `item`'s id is `item` under the comparison rules: a
+    store written before the current digest holds the legacy one (`formats`)."""
+    if stored.digest == item.digest:
+        return True
+    return stored.digest == legacy_comparison_digest({**item.statement, "id": item.id})
 
 
 def _check_voiding(item: Incoming, voiding_in_batch: set[str], state: StoredState) -> None:
@@ -273,7 +295,7 @@ def plan_batch(batch: Sequence[Incoming], state: StoredState, now: datetime) -> 
     for item in batch:
         found = state.statements.get(item.id)
         if found is not None:
-            if found.digest != item.digest:
+            if not _same_content(found, item):
                 raise Conflict(
                     f"id: statement {item.id} is already stored with a different "
                     "content; statements are immutable"
@@ -313,5 +335,9 @@ def plan_batch(batch: Sequence[Incoming], state: StoredState, now: datetime) -> 
         if n >= first_new or n in changed
         for kind, value, broad in found_keys
     )
-    new_ids = [row.id for row in rows]
-    return BatchPlan(rows, written, list(dict.fromkeys([*new_ids, *voiding_targets])))
+    # Voided now: a new statement some stored statement targets (voiding, or not: the UPDATE
+    # checks), and a target of a new voiding statement; not every new statement, which would
+    # cost a lookup each.
+    targeted = {target for _, target in state.referrers}
+    new_targets = [row.id for row in rows if row.id in targeted]
+    return BatchPlan(rows, written, list(dict.fromkeys([*new_targets, *voiding_targets])))

@@ -5,23 +5,53 @@ Why one SQL text for SQLite and PostgreSQL: the filters are plain index lookups 
 table and comparisons on `statements` columns, which both databases write the same; only the
 placeholder (`?` or `%s`) and the schema prefix of table names differ, and booleans travel
 as parameters (0/1 in SQLite, `boolean` in PostgreSQL).
+
+Why a page costs the same at 10,000 and 10 million statements: the query walks one index in
+`seq` order and stops after `limit + 1` rows, whatever the number of matches.
+
+- A filter on the `keys` table drives: the primary key (kind, value, broad, seq) gives one
+  value's rows in `seq` order. With `related_agents` / `related_activities` the narrow and the
+  broad rows are two such ranges, merged in order (`UNION ALL … ORDER BY`, which both databases
+  merge without sorting; a broad row whose statement also has a narrow one is skipped). Other
+  filters are checked on each candidate (`EXISTS`, a primary-key lookup). The driving filter is
+  the one expected to match least: registration, then agent, activity, verb.
+- `since` and `until` become bounds on `seq`: `stored` grows with `seq` (`plan_batch` gives each
+  statement a `stored` later than the last one's, under the tenant's write lock), so the
+  statements stored after `since` are those after the last one stored at or before it, found
+  in one step of the `stored` index. A comparison of `stored` on each row instead would, at
+  best, scan every statement newer than `since` (half the store for a `since` in its middle).
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from vigie.lrs.errors import NotFound
 from vigie.lrs.formats import canonical_format, ids_format
-from vigie.lrs.statement_batch import index_value
+from vigie.lrs.statement_batch import index_value, iso
 from vigie.lrs.store import StatementQuery
 
-__all__ = ["MAX_LIMIT", "bound_sql", "page", "page_limit", "page_sql", "single"]
+__all__ = [
+    "MAX_LIMIT",
+    "bound_sql",
+    "consistency_sql",
+    "page",
+    "page_limit",
+    "page_sql",
+    "single",
+    "through",
+]
 
 #: Most statements per page unless the store is given another bound.
 MAX_LIMIT = 500
+#: Past every position: the bound of `consistency_sql` when any statement counts.
+LAST_POSITION = 2**63 - 1
+#: The consistency time of a tenant that has no statement yet.
+_NOTHING_STORED = "1970-01-01T00:00:00.000000Z"
+_ONE_MICROSECOND = timedelta(microseconds=1)
 
 
 def bound_sql(prefix: str = "") -> str:
@@ -29,8 +59,50 @@ def bound_sql(prefix: str = "") -> str:
     return f"SELECT coalesce(max(seq), 0) FROM {prefix}statements"
 
 
+def consistency_sql(prefix: str = "", param: str = "?") -> str:
+    """The `stored` time of the newest statement at or before a position (parameter).
+
+    The `X-Experience-API-Consistent-Through` of an answer is a time by which every statement
+    stored is in the answer. The clock alone would not do: a statement whose `stored` time is
+    set may still be committing, in this process or another one. Two cases (`through`):
+
+    - No writer of the tenant holds its write lock at the moment `checked` when the store
+      looks (SQLite: the `flock`; PostgreSQL: the advisory lock): then that moment. Writers
+      take their clock reading after acquiring the lock, so a statement stored later gets a
+      later time, and those committed before are visible to the query, which runs after.
+    - A write is under way: the newest committed `stored` time, read by this SQL. Statements
+      commit in `seq` order with growing `stored` times (one writer at a time per tenant, in
+      any number of processes), so every statement stored by then is visible. Under a steady
+      flow of writes it is milliseconds old.
+
+    A `more` page keeps the time of its bound (this SQL at the bound): its answer is fixed when
+    the first page is read. Clients such as the ADL suite wait until this header passes the
+    time of their last write before trusting an empty answer; an idle store answers at once.
+    Several server hosts on one database are as right as their clocks agree.
+    """
+    return (f"SELECT stored FROM {prefix}statements WHERE seq <= {param} "
+            "ORDER BY seq DESC LIMIT 1")
+
+
+def through(checked: datetime | None, newest: tuple[Any] | None) -> str:
+    """The header value: the moment `checked` when no writer held the lock (a microsecond
+    earlier, since a writer acquiring it at that very microsecond may store at that time),
+    else from `consistency_sql`'s row (`stored` as text or as a datetime); the epoch for a
+    tenant without statements."""
+    if checked is not None:
+        return iso(checked - _ONE_MICROSECOND)
+    if newest is None:
+        return _NOTHING_STORED
+    stored = newest[0]
+    return stored if isinstance(stored, str) else iso(stored)
+
+
 def page_limit(query: StatementQuery, max_limit: int) -> int:
     return max_limit if query.limit <= 0 else min(query.limit, max_limit)
+
+
+#: The filters answered from the `keys` table, in the order tried as the driving one.
+_KEY_FILTERS = ("registration", "agent", "activity", "verb")
 
 
 def page_sql(
@@ -39,38 +111,71 @@ def page_sql(
     """SELECT seq, body of the page after `query.after` (bound set), one row beyond `limit`
     to tell whether more remain. `prefix` qualifies table names (`"lrs_x".` or nothing)."""
     assert query.bound is not None, "set the bound with bound_sql first"
-    where = [f"s.voided = {param}", f"s.seq <= {param}"]
+    filters = [(kind, index_value(value), related) for kind, value, related in (
+        ("registration", query.registration and query.registration.lower(), True),
+        ("agent", query.agent, query.related_agents),
+        ("activity", query.activity, query.related_activities),
+        ("verb", query.verb, True),
+    ) if value is not None]
+    order = "ASC" if query.ascending else "DESC"
+    if not filters:
+        where, params = _row_conditions(query, "s.seq", prefix, param)
+        sql = (f"SELECT s.seq, s.body FROM {prefix}statements s WHERE {where} "
+               f"ORDER BY s.seq {order} LIMIT {param}")
+        return sql, [*params, limit + 1]
+    (kind, value, related), *others = filters
+    arms: list[str] = []
+    params = []
+    for broad in (False, True) if related else (False,):
+        where, arm_params = _row_conditions(query, "k.seq", prefix, param)
+        skip_narrow = (
+            f" AND NOT EXISTS (SELECT 1 FROM {prefix}keys n WHERE n.kind = k.kind AND "
+            f"n.value = k.value AND n.broad = {param} AND n.seq = k.seq)" if broad else ""
+        )
+        arms.append(
+            f"SELECT k.seq, s.body FROM {prefix}keys k CROSS JOIN {prefix}statements s "
+            f"WHERE s.seq = k.seq AND k.kind = {param} AND k.value = {param} AND "
+            f"k.broad = {param} AND {where}{skip_narrow}"
+            + "".join(_also_matches(other_related, param, prefix)
+                      for _, _, other_related in others)
+        )
+        params += [kind, value, broad, *arm_params, *([False] if broad else [])]
+        for other_kind, other_value, other_related in others:
+            params += [other_kind, other_value, *([] if other_related else [False])]
+    sql = f"{' UNION ALL '.join(arms)} ORDER BY 1 {order} LIMIT {param}"
+    return sql, [*params, limit + 1]
+
+
+def _also_matches(related: bool, param: str, prefix: str) -> str:
+    """The condition that a candidate `k.seq` also matches another filter."""
+    narrow = "" if related else f" AND e.broad = {param}"
+    return (f" AND EXISTS (SELECT 1 FROM {prefix}keys e WHERE e.kind = {param} AND "
+            f"e.value = {param}{narrow} AND e.seq = k.seq)")
+
+
+def _row_conditions(
+    query: StatementQuery, seq: str, prefix: str, param: str
+) -> tuple[str, list[Any]]:
+    """The conditions on a candidate statement `s` whose position is `seq`: not voided, within
+    the consistency bound, after the cursor, in the `since` / `until` range, of the reading
+    credential (`statements/read/mine`)."""
+    where = [f"s.voided = {param}", f"{seq} <= {param}"]
     params: list[Any] = [False, query.bound]
     if query.after is not None:
-        where.append(f"s.seq {'>' if query.ascending else '<'} {param}")
+        where.append(f"{seq} {'>' if query.ascending else '<'} {param}")
         params.append(query.after)
-    for kind, value, broad in (
-        ("agent", query.agent, query.related_agents),
-        ("verb", query.verb, True),
-        ("activity", query.activity, query.related_activities),
-        ("registration", query.registration and query.registration.lower(), True),
-    ):
-        if value is None:
-            continue
-        narrow = "" if broad else f" AND k.broad = {param}"
-        where.append(
-            f"s.seq IN (SELECT k.seq FROM {prefix}keys k WHERE k.kind = {param} "
-            f"AND k.value = {param}{narrow})"
-        )
-        params += [kind, index_value(value), *([] if broad else [False])]
-    for column, operator, value in (
-        ("stored", ">", query.since), ("stored", "<=", query.until),
-        ("authority", "=", query.authority and index_value(query.authority)),
-    ):
-        if value is not None:
-            where.append(f"s.{column} {operator} {param}")
-            params.append(value)
-    order = "ASC" if query.ascending else "DESC"
-    sql = (
-        f"SELECT s.seq, s.body FROM {prefix}statements s WHERE {' AND '.join(where)} "
-        f"ORDER BY s.seq {order} LIMIT {param}"
-    )
-    return sql, [*params, limit + 1]
+    last_stored_by = (f"coalesce((SELECT m.seq FROM {prefix}statements m WHERE m.stored <= "
+                      f"{param} ORDER BY m.stored DESC LIMIT 1), 0)")
+    if query.since is not None:
+        where.append(f"{seq} > {last_stored_by}")
+        params.append(query.since)
+    if query.until is not None:
+        where.append(f"{seq} <= {last_stored_by}")
+        params.append(query.until)
+    if query.authority is not None:
+        where.append(f"s.authority = {param}")
+        params.append(index_value(query.authority))
+    return " AND ".join(where), params
 
 
 def page(

@@ -15,6 +15,8 @@ import base64
 import binascii
 import json
 import re
+from collections.abc import Mapping
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal, Protocol
 
@@ -104,6 +106,15 @@ class StatementStore(Protocol):
         """
         ...
 
+    def submit(
+        self, statements: list[dict[str, Any]], attachments: Mapping[str, bytes], *, tenant: str
+    ) -> Future[list[str]]:
+        """`insert`, with attachment contents (lowercase sha2 → bytes, possibly none) in the
+        same transaction, without blocking: the future gives the ids once they are durable,
+        or the `LrsError` refusing the statements. What the HTTP layer calls, so that the
+        event loop keeps serving while the tenant's writer commits (`group_commit`)."""
+        ...
+
     def get(self, statement_id: str, *, tenant: str, voided: bool = False) -> dict[str, Any]:
         """One statement by id; with `voided`, only a voided one (voidedStatementId).
 
@@ -116,6 +127,12 @@ class StatementStore(Protocol):
     ) -> tuple[list[dict[str, Any]], str | None]:
         """Statements matching the filters, not voided, newest first unless ascending;
         with the continuation token when more remain."""
+        ...
+
+    def consistent_through(self, *, tenant: str, bound: int | None = None) -> str:
+        """A `stored` time such that every statement stored at or before it (at a position up
+        to `bound`, when given: a continuation's) is visible to the queries that follow
+        (`statement_query.consistency_sql`)."""
         ...
 
     def close(self) -> None:

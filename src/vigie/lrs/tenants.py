@@ -192,11 +192,22 @@ class RegistryDatabase(Protocol):
         back if it raises."""
         ...
 
+    def version(self) -> int | None:
+        """A number that changes whenever the registry may have changed (a write of any
+        process) since the last call; None when the database cannot tell without reading
+        the tables, and callers then read what they need fresh."""
+        ...
+
     def close(self) -> None: ...
 
 
 class SQLiteRegistryDatabase:
-    """The registry in one SQLite file (WAL, `synchronous=FULL`), a connection per thread."""
+    """The registry in one SQLite file (WAL, `synchronous=FULL`), a connection per thread.
+
+    `version` is SQLite's `PRAGMA data_version` on a connection of its own that never writes:
+    it changes when any other connection, in this process or another one (the CLI revoking a
+    credential), commits to the file, and reading it touches no table.
+    """
 
     integrity_error: type[Exception] = sqlite3.IntegrityError
 
@@ -205,6 +216,8 @@ class SQLiteRegistryDatabase:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._watch: sqlite3.Connection | None = None
+        self._watch_lock = threading.Lock()
 
     def _db(self) -> sqlite3.Connection:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
@@ -230,12 +243,23 @@ class SQLiteRegistryDatabase:
         with self._db() as db:
             yield db
 
+    def version(self) -> int:
+        with self._watch_lock:
+            if self._watch is None:
+                self._watch = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
+            version: int = self._watch.execute("PRAGMA data_version").fetchone()[0]
+            return version
+
     def close(self) -> None:
         with self._lock:
             for connection in self._all:
                 connection.close()
             self._all.clear()
         self._local = threading.local()
+        with self._watch_lock:
+            if self._watch is not None:
+                self._watch.close()
+                self._watch = None
 
 
 @dataclass(frozen=True)
@@ -337,6 +361,11 @@ class TenantRegistry:
         with self.database.transaction() as db:
             if db.execute("DELETE FROM credentials WHERE key = ?", (key,)).rowcount == 0:
                 raise ValueError(f"no credential {key!r}")
+
+    def version(self) -> int | None:
+        """Changes whenever tenants, credentials or OIDC settings may have changed (see
+        `RegistryDatabase.version`); None when the database cannot tell."""
+        return self.database.version()
 
     def credential(self, key: str) -> Credential | None:
         """The credential with this key, read fresh (revocations apply at once)."""

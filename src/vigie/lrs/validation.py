@@ -5,6 +5,12 @@ Why one `TypeAdapter` call per request: pydantic-core parses and validates the w
 from bytes in Rust, with no intermediate Python objects from `json.loads`. Statements then
 travel as dictionaries (what the store indexes and serialises) dumped in the same single call.
 The adapters of both versions are built once, at import.
+
+Why `dump_python` in Python mode: the models hold only JSON types, so both modes give the same
+dictionaries, except that JSON mode turns a NaN or an infinity inside extensions (free JSON,
+where pydantic's parser accepts `NaN` and reads `1e999` as infinity) into `null`, silently
+changing the statement. Kept as floats, they reach `statement_batch`, which refuses them with
+their path.
 """
 
 from __future__ import annotations
@@ -42,10 +48,10 @@ def parse_statement_body(
     try:
         if head == b"[":
             many = _MANY[version]
-            dumped: list[dict[str, Any]] = many.dump_python(many.validate_json(body), mode="json")
+            dumped: list[dict[str, Any]] = many.dump_python(many.validate_json(body))
             return dumped, True
         one = _ONE[version]
-        return [one.dump_python(one.validate_json(body), mode="json")], False
+        return [one.dump_python(one.validate_json(body))], False
     except ValidationError as exc:
         if exc.errors()[0]["type"] in ("json_invalid", "json_type"):
             raise BadRequest(f"the body is not valid JSON: {exc.errors()[0]['msg']}") from None
@@ -61,5 +67,5 @@ def validate_statements(
         validated = many.validate_python(statements)
     except ValidationError as exc:
         raise BadRequest(describe(exc)) from None
-    result: list[dict[str, Any]] = many.dump_python(validated, mode="json")
+    result: list[dict[str, Any]] = many.dump_python(validated)
     return result

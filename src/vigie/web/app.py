@@ -59,7 +59,7 @@ from vigie.web.dashboards import (
     indicators_for,
     load_dashboards,
 )
-from vigie.web.data import describe, payload, published, to_csv
+from vigie.web.data import LakeReader, describe, payload, to_csv
 from vigie.web.i18n import LANGS, Lang, lang_of, text, value_label
 from vigie.web.options import LakeMenus
 from vigie.web.params import PERIODS, TEXT_FILTERS, FilterError, Selection, parse_selection
@@ -186,6 +186,7 @@ def create_app(
                                   proxy_default_role=proxy_default_role,
                                   groups=group_roles(config))
     menus = LakeMenus(lake)
+    reader = LakeReader(lake)
     templates = Jinja2Templates(directory=str(_HERE.joinpath("templates")))
     templates.env.globals["t"] = text
     templates.env.globals["value_label"] = value_label
@@ -360,8 +361,8 @@ def create_app(
         selection = parse_selection(request.query_params, clock(), default="all")
         scope = _scope(user, selection)
         filters = selection.filters()
-        return indicator, filters, scope, published(lake, indicator, filters, k,
-                                                    structures=scope)
+        return indicator, filters, scope, reader.published(indicator, filters, k,
+                                                           structures=scope)
 
     @app.get("/api/indicators/{indicator_id}.csv", tags=["indicators"],
              summary="One indicator's published rows as CSV",

@@ -5,37 +5,65 @@ returns, which is `publish`'s suppressed table; nothing is computed from the lak
 Rows keep the `<column>_suppressed` flags; `text` gives the same rows formatted for a reader
 (French through `render_fr`: `2 898`, `10,7 %`, `< 5`). For a manager restricted to structures,
 the lake connection itself only holds those structures' rows (`vigie.web.scope`).
+
+The connections are kept while the lake's files do not change (`LakeReader`): a new one reads
+the footers of thousands of files, about half a second on a lake of 100 million events, which
+a dashboard must not pay at every panel.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import threading
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 
 from vigie.indicators.catalogue import SUPPRESSED_SUFFIX, Indicator
 from vigie.indicators.engine import publish
 from vigie.indicators.filters import Filters
 from vigie.indicators.privacy import render_fr
+from vigie.warehouse.layout import files_signature
 from vigie.warehouse.query import connect
 from vigie.web.i18n import VALUE_LABELS, Lang, format_cell
 from vigie.web.scope import restrict
 
-__all__ = ["describe", "payload", "published", "to_csv"]
+__all__ = ["LakeReader", "describe", "payload", "to_csv"]
 
 
-def published(lake: Path, indicator: Indicator, filters: Filters, k: int, *,
-              structures: frozenset[str] | None = None) -> pa.Table:
-    """The suppressed result of one indicator (an error for a filter it does not declare),
-    computed on the rows of `structures` only when given."""
-    con = connect(lake)
-    if structures is not None:
-        restrict(con, structures)
-    return publish(indicator, con, filters, k=k)
+class LakeReader:
+    """The lake's DuckDB connections, one per manager restriction, kept until its files change.
+
+    Requests share a connection through cursors (DuckDB's way to use one from several
+    threads), so its caches of Parquet footers stay warm from panel to panel.
+    """
+
+    def __init__(self, lake: Path) -> None:
+        self.lake = lake
+        self._lock = threading.Lock()
+        self._connections: dict[frozenset[str] | None, tuple[int, duckdb.DuckDBPyConnection]] = {}
+
+    def cursor(self, structures: frozenset[str] | None = None) -> duckdb.DuckDBPyConnection:
+        """A cursor on the current lake, restricted to `structures` when given."""
+        signature = files_signature(self.lake)
+        with self._lock:
+            known = self._connections.get(structures)
+            if known is None or known[0] != signature:
+                con = connect(self.lake)
+                if structures is not None:
+                    restrict(con, structures)
+                known = self._connections[structures] = (signature, con)
+            return known[1].cursor()
+
+    def published(self, indicator: Indicator, filters: Filters, k: int, *,
+                  structures: frozenset[str] | None = None) -> pa.Table:
+        """The suppressed result of one indicator (an error for a filter it does not
+        declare), computed on the rows of `structures` only when given."""
+        return publish(indicator, self.cursor(structures), filters, k=k)
 
 
 def _plain(value: Any) -> Any:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 import typer
@@ -38,6 +38,9 @@ from vigie.privacy.pseudonym import PSEUDONYM_LENGTH
 from vigie.web.dashboards import Dashboard, Panel, allowed
 from vigie.web.i18n import Lang, text, value_label
 from vigie.web.params import Period, Selection, period_days
+
+if TYPE_CHECKING:
+    from vigie.web.data import LakeReader
 
 __all__ = ["PRESETS", "ReportError", "french_date", "period_text", "report", "report_period",
            "write_report"]
@@ -326,17 +329,18 @@ class _Context:
     selection: Selection
     lang: Lang
     k: int
+    reader: LakeReader
 
 
 def _panel(ctx: _Context, board: Dashboard, panel: Panel, anchor: str) -> dict[str, Any]:
-    from vigie.web.data import payload, published
+    from vigie.web.data import payload
 
     lang = ctx.lang
     indicator = ctx.catalogue[panel.indicator]
     meta = indicator.meta
     fixed = panel.service or board.service
     filters = ctx.selection.filters(service=fixed, keep=meta.filters)
-    table = published(ctx.config.lake_path, indicator, filters, ctx.k)
+    table = ctx.reader.published(indicator, filters, ctx.k)
     data = payload(table, indicator, filters, ctx.k, lang)
     dims = [d for d in meta.dimensions if not (d == "service" and fixed)]
     chart = panel.chart or meta.chart
@@ -434,6 +438,7 @@ def write_report(
 
     from vigie.indicators.catalogue import load_catalogue
     from vigie.web.dashboards import load_dashboards
+    from vigie.web.data import LakeReader
 
     if lang not in ("fr", "en"):
         raise ReportError(f"--lang: {lang!r} is not fr or en")
@@ -443,7 +448,7 @@ def write_report(
     catalogue = load_catalogue([config.path(f) for f in config.indicators.folders])
     boards = _choose(load_dashboards(catalogue, dashboards_file), dashboards)
     ctx = _Context(config, catalogue, Selection("custom", first, last), language,
-                   config.indicators.k)
+                   config.indicators.k, LakeReader(config.lake_path))
     sections = [{"id": board.id, "title": getattr(board.title, language),
                  "service": board.service,
                  "panels": [_panel(ctx, board, p, f"{board.id}-{n}")

@@ -4,8 +4,7 @@
 -- every population, so a population that never used a service shows 0 users: the gap itself.
 WITH users AS (
   SELECT service, population, count(DISTINCT user_pseudo) AS users
-  FROM filtered_daily
-  WHERE user_pseudo IS NOT NULL
+  FROM filtered_last_seen
   GROUP BY service, population
 ), headcount AS (
   SELECT day, population, sum(people) AS people
@@ -15,7 +14,7 @@ WITH users AS (
   SELECT population, max(people) AS people FROM headcount GROUP BY population
 ), services AS (
   SELECT DISTINCT service
-  FROM daily
+  FROM daily_events
   WHERE ($start IS NULL OR day >= $start)
     AND ($end IS NULL OR day <= $end)
     AND ($service IS NULL OR service = $service)

@@ -3,8 +3,7 @@
 -- be published anyway, and ranking them would hint at what suppression hides.
 WITH users AS (
   SELECT service, population, structure, count(DISTINCT user_pseudo) AS users
-  FROM filtered_daily
-  WHERE user_pseudo IS NOT NULL
+  FROM filtered_last_seen
   GROUP BY service, population, structure
 ), headcount AS (
   SELECT day, population, structure, max(structure_label) AS structure_label,
@@ -17,7 +16,7 @@ WITH users AS (
   GROUP BY population, structure
 ), services AS (
   SELECT DISTINCT service
-  FROM daily
+  FROM daily_events
   WHERE ($start IS NULL OR day >= $start)
     AND ($end IS NULL OR day <= $end)
     AND ($service IS NULL OR service = $service)

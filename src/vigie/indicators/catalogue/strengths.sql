@@ -2,8 +2,7 @@
 -- Only services with at least $k users are ranked (a smaller count would be withheld anyway).
 WITH users AS (
   SELECT population, service, count(DISTINCT user_pseudo) AS users
-  FROM filtered_daily
-  WHERE user_pseudo IS NOT NULL
+  FROM filtered_last_seen
   GROUP BY population, service
 )
 SELECT

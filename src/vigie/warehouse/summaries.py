@@ -1,0 +1,98 @@
+"""Summaries of the lake for dashboards: small tables whose size follows people, not events.
+
+Counting distinct people over a year from the `daily` table means hashing tens of millions of
+rows; dashboards must answer in a fraction of a second. Each summary keeps exactly what some
+indicators need, exactly (no sampling, no approximate counts):
+
+* `last_seen`: per person and segment, the last day they were seen. The people active from a
+  day `d` to now are those whose `last_day >= d`, and the dashboards' periods (this academic
+  year, this month, this week, everything) all end today: one row per person and segment
+  instead of one per person, segment and day.
+* `last_seen_hours`: per person, weekday and local hour, the last day: the weekly rhythm's
+  distinct people, counted as rows (each key is unique once compacted).
+* `daily_events`: events per day and segment, without people.
+* `service_days`: distinct people and events per service and day.
+* `service_hours`: events per service, day and local hour.
+
+Compaction (`vigie.warehouse.compact`) folds the files each ingestion writes (`part-*`) into the
+summaries, one file per service. A summary is exact only while every file of its source table
+is folded; the views (`vigie.warehouse.layout`) read it only then, and indicators read the
+per-day tables otherwise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = ["SEGMENT", "SUMMARIES", "Summary"]
+
+#: Columns of a person's segment in `daily`: what dashboards filter and group people by.
+SEGMENT = ("population", "structure", "structure_label", "etape", "cursus_year", "zone",
+           "device", "source")
+#: Calendar columns of a day (functions of `day`).
+CALENDAR = ("weekday", "is_public_holiday", "is_school_holiday", "academic_year")
+
+
+@dataclass(frozen=True)
+class Summary:
+    """One summary table: which rows of which lake table it sums, by `service` and `keys`."""
+
+    name: str
+    source: Literal["daily", "events"]
+    keys: tuple[str, ...]
+    #: (column, aggregate over source rows, aggregate merging summary rows or None when the
+    #: measure does not merge: the summary is then recomputed for each month with new rows)
+    measures: tuple[tuple[str, str, str | None], ...]
+    #: Which source rows it sums (people only, for the summaries of people).
+    where: str = "true"
+    #: How compaction sorts its files: a person's rows together make distinct counts two to
+    #: three times faster (and the file three times smaller); days together let a period skip
+    #: row groups.
+    order: tuple[str, ...] = ()
+
+    @property
+    def mergeable(self) -> bool:
+        """Whether rows of the summary merge (else it is recomputed month by month)."""
+        return all(merge is not None for _, _, merge in self.measures)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Its columns: `service`, the keys, the measures."""
+        return ("service", *self.keys, *(column for column, _, _ in self.measures))
+
+    @property
+    def day(self) -> str:
+        """Its column of days: `day`, or `last_day` for the summaries of people's last days."""
+        return "day" if "day" in self.keys else "last_day"
+
+    def select(self, relation: str) -> str:
+        """The summary of the source rows in `relation` (which has `service` and `month`)."""
+        keys = ", ".join(("service", *self.keys))
+        measures = ", ".join(f"{aggregate} AS {column}" for column, aggregate, _ in self.measures)
+        return (f"SELECT {keys}, {measures} FROM {relation} WHERE {self.where} "
+                f"GROUP BY {keys}")
+
+    def merge(self, relation: str) -> str:
+        """Rows of the summary in `relation` merged to one per key (mergeable summaries)."""
+        keys = ", ".join(("service", *self.keys))
+        measures = ", ".join(f"{merge} AS {column}" for column, _, merge in self.measures)
+        return f"SELECT {keys}, {measures} FROM {relation} GROUP BY {keys}"
+
+
+_LAST_DAY = (("last_day", "max(day)", "max(last_day)"),)
+_PEOPLE = "user_pseudo IS NOT NULL"
+
+SUMMARIES = (
+    Summary("last_seen", "daily", ("user_pseudo", *SEGMENT), _LAST_DAY, where=_PEOPLE,
+            order=("user_pseudo",)),
+    Summary("last_seen_hours", "events", ("user_pseudo", "weekday", "hour"), _LAST_DAY,
+            where=_PEOPLE),
+    Summary("daily_events", "daily", ("month", "day", *CALENDAR, *SEGMENT),
+            (("events", "sum(events)", "sum(events)"),), order=("day",)),
+    Summary("service_days", "daily", ("month", "day", *CALENDAR),
+            (("users", "count(DISTINCT user_pseudo)", None), ("events", "sum(events)", None)),
+            order=("day",)),
+    Summary("service_hours", "events", ("month", "day", "weekday", "hour"),
+            (("events", "count(*)", "sum(events)"),), order=("day",)),
+)
