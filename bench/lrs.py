@@ -123,6 +123,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def per_second(rate: float) -> str:
+    """A rate with the digits that matter (Ralph's are below one a second at 1 M)."""
+    return f"{rate:,.0f}" if rate >= 100 else f"{rate:.3g}"
+
+
 def percentile(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100)[q - 1] if len(values) > 1 else values[0]
 
@@ -435,7 +440,7 @@ def measure(server: Server, loaded: Loaded, workload: Workload, clients: int,
                                        args.phase_seconds)
         figures.rates[name], figures.notes[name] = rate, note
         acknowledged += stored
-        print(f"    {name:<38}: {rate:10,.0f} statements/s{note}", flush=True)
+        print(f"    {name:<38}: {per_second(rate):>10} statements/s{note}", flush=True)
     loaded.grown(acknowledged)
     queries = {**QUERIES, "since (middle of the store)": {"since": loaded.middle_stored}}
     for name, params in queries.items():
@@ -474,7 +479,8 @@ def print_summary(size: int, figures: list[Figures]) -> None:
     for name in figures[0].rates:
         values = [f.rates[name] for f in figures]
         ratio = f"   {values[0] / values[1]:8.1f}x" if len(values) > 1 and values[1] else ""
-        print(f"    {name:<38}: " + "  ".join(f"{v:10,.0f}/s" for v in values) + ratio)
+        print(f"    {name:<38}: " + "  ".join(f"{per_second(v):>10}/s" for v in values)
+              + ratio)
     for name in figures[0].latencies:
         if not all(f.latencies[name] for f in figures):
             continue
