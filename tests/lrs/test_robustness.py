@@ -410,6 +410,25 @@ def test_oversized_chunked_body_is_413(server: Server, probe: dict[str, str]) ->
     check_error(response, 413)
 
 
+@pytest.mark.parametrize("path", ["/statements", "/activities/state?activityId=http://x.example/a"
+                                  "&stateId=s&agent=%7B%22mbox%22%3A%22mailto%3Aa%40b.example%22%7D"])
+def test_client_hanging_up_mid_body_is_not_an_application_error(
+    server: Server, probe: dict[str, str], path: str
+) -> None:
+    """A client gone before the end of its body was an unhandled `ClientDisconnect`: a traceback
+    in the server's log for every mobile client losing its network. Nothing is stored, and the
+    server goes on answering."""
+    before = len(server.log())
+    head = "".join(f"{name}: {value}\r\n" for name, value in {**probe, **J}.items())
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw:
+        raw.sendall(f"POST /xAPI{path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{head}"
+                    "Content-Length: 5000\r\n\r\n[{\"id\":".encode())
+    with httpx.Client(timeout=30) as http:  # answered after the hang-up was handled
+        assert http.get(f"{server.base}/about").status_code == 200
+    time.sleep(0.2)
+    assert "Traceback" not in server.log()[before:]
+
+
 def test_non_finite_numbers_are_refused_not_stored(server: Server, probe: dict[str, str]) -> None:
     """1e999 parses as infinity; stored, it made every later GET answer invalid JSON."""
     with httpx.Client(base_url=server.base, headers={**probe, **J}, timeout=30) as http:

@@ -116,7 +116,7 @@ def test_pages_and_consistency_hold_while_both_workers_write(server: Server) -> 
         stop.set()
         for writer in writers:
             writer.join(timeout=60)
-    assert errors == []
+    assert errors == [], server.log()[-20_000:]  # the server's traceback, if any
     ids = [st["id"] for st in walked]
     assert len(ids) == len(set(ids)) and len(ids) > 20
     stored = [st["stored"] for st in walked]

@@ -29,6 +29,7 @@ from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from vigie.lrs.alternate import AlternateRequestSyntax
 from vigie.lrs.attachments import (
@@ -302,6 +303,12 @@ def create_app(
     @app.exception_handler(LrsError)
     async def _lrs_error(request: Request, exc: LrsError) -> JSONResponse:
         return _error(exc.status, exc.message)
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, exc: ClientDisconnect) -> JSONResponse:
+        """A client that hung up before sending its whole body: nothing was stored and nobody
+        reads the answer; an ordinary 400, not an application error with a traceback."""
+        return _error(400, "the client closed the connection before the end of its request")
 
     @app.exception_handler(Unauthorized)
     async def _unauthorized(request: Request, exc: Unauthorized) -> JSONResponse:
