@@ -19,15 +19,18 @@ itself fails every write of the group, none of which was acknowledged.
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from typing import Any
 
 from vigie.lrs.errors import LrsError
-from vigie.lrs.statement_batch import Incoming
+from vigie.lrs.statement_batch import Incoming, prepare_batch
+from vigie.lrs.store import check_tenant
 
-__all__ = ["GroupCommit", "Outcome", "Write"]
+__all__ = ["GroupCommit", "GroupCommitStore", "Outcome", "Write"]
 
 #: What storing one write gave: its statement ids, or the error refusing its statements.
 Outcome = list[str] | LrsError
@@ -144,3 +147,34 @@ class GroupCommit:
                 write.future.set_exception(outcome)
             else:
                 write.future.set_result(outcome)
+
+
+class GroupCommitStore(ABC):
+    """The write entry points of a statement store whose transactions `GroupCommit` runs:
+    both backends prepare a request's statements in the caller's thread and queue them for the
+    tenant's writer thread, which calls the backend's `_commit`."""
+
+    def __init__(self) -> None:
+        self._writes = GroupCommit(self._commit)
+
+    @abstractmethod
+    def _commit(self, tenant: str, writes: Sequence[Write]) -> list[Outcome]:
+        """Stores a group of writes in one transaction (see `GroupCommit`)."""
+
+    def insert(self, statements: list[dict[str, Any]], *, tenant: str) -> list[str]:
+        return self.submit(statements, {}, tenant=tenant).result()
+
+    def insert_with_attachments(
+        self, statements: list[dict[str, Any]], attachments: Mapping[str, bytes], *, tenant: str
+    ) -> list[str]:
+        """`insert`, plus attachment contents (lowercase sha2 → bytes) in the same transaction:
+        stored before the ids are answered, one copy per sha2 in the tenant's own store."""
+        return self.submit(statements, attachments, tenant=tenant).result()
+
+    def submit(
+        self, statements: list[dict[str, Any]], attachments: Mapping[str, bytes], *, tenant: str
+    ) -> Future[list[str]]:
+        """`insert_with_attachments` without waiting: the statements are prepared here, then
+        queued for the tenant's writer thread."""
+        check_tenant(tenant)  # a bad name fails here; the writer thread opens the tenant
+        return self._writes.submit(tenant, Write(prepare_batch(statements), attachments))

@@ -21,7 +21,6 @@ in the next one, by the tenant's writer thread (`group_commit`): one WAL flush f
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import Future
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -29,12 +28,11 @@ from typing import Any
 import psycopg
 
 from vigie.lrs.errors import LrsError
-from vigie.lrs.group_commit import GroupCommit, Outcome, Write
+from vigie.lrs.group_commit import GroupCommitStore, Outcome, Write
 from vigie.lrs.postgres import (
     PostgresDatabase,
     lock_is_free,
     lock_transaction,
-    tenant_schema,
 )
 from vigie.lrs.statement_batch import (
     BatchPlan,
@@ -43,7 +41,6 @@ from vigie.lrs.statement_batch import (
     StoredStatement,
     batch_refs,
     plan_batch,
-    prepare_batch,
 )
 from vigie.lrs.statement_query import (
     LAST_POSITION,
@@ -61,37 +58,19 @@ from vigie.lrs.store import StatementQuery
 __all__ = ["PostgresStatementStore"]
 
 
-class PostgresStatementStore:
+class PostgresStatementStore(GroupCommitStore):
     """`StatementStore` (and `AttachmentStore`) in PostgreSQL, a schema per tenant."""
 
     def __init__(self, database: PostgresDatabase, *, max_limit: int = MAX_LIMIT) -> None:
         self.database = database.attach()
         self.max_limit = max_limit
-        self._writes = GroupCommit(self._commit)
+        super().__init__()
 
     def close(self) -> None:
         self._writes.close()
         self.database.close()
 
     # -- writing ---------------------------------------------------------------------------
-
-    def insert(self, statements: list[dict[str, Any]], *, tenant: str) -> list[str]:
-        return self.submit(statements, {}, tenant=tenant).result()
-
-    def insert_with_attachments(
-        self, statements: list[dict[str, Any]], attachments: Mapping[str, bytes], *, tenant: str
-    ) -> list[str]:
-        """`insert`, plus attachment contents (lowercase sha2 → bytes) in the same transaction,
-        one copy per sha2 in the tenant's schema."""
-        return self.submit(statements, attachments, tenant=tenant).result()
-
-    def submit(
-        self, statements: list[dict[str, Any]], attachments: Mapping[str, bytes], *, tenant: str
-    ) -> Future[list[str]]:
-        """`insert_with_attachments` without waiting: the statements are prepared here, then
-        queued for the tenant's writer thread."""
-        tenant_schema(tenant)  # a bad name fails here; the writer thread creates the schema
-        return self._writes.submit(tenant, Write(prepare_batch(statements), attachments))
 
     def _commit(self, tenant: str, writes: Sequence[Write]) -> list[Outcome]:
         """Stores a group of writes in one transaction (see `group_commit`)."""

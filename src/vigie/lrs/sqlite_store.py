@@ -38,8 +38,7 @@ import fcntl
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -47,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from vigie.lrs.errors import LrsError
-from vigie.lrs.group_commit import GroupCommit, Outcome, Write
+from vigie.lrs.group_commit import GroupCommitStore, Outcome, Write
 from vigie.lrs.statement_batch import (
     BatchPlan,
     Key,
@@ -55,7 +54,6 @@ from vigie.lrs.statement_batch import (
     StoredStatement,
     batch_refs,
     plan_batch,
-    prepare_batch,
 )
 from vigie.lrs.statement_query import (
     LAST_POSITION,
@@ -196,7 +194,7 @@ class _TenantDatabase:
             os.close(self.probe_file)
 
 
-class SQLiteStatementStore:
+class SQLiteStatementStore(GroupCommitStore):
     """`StatementStore` (and `AttachmentStore`) over `root/<tenant>.sqlite` files."""
 
     def __init__(self, root: Path, *, max_limit: int = MAX_LIMIT) -> None:
@@ -205,7 +203,7 @@ class SQLiteStatementStore:
         self.max_limit = max_limit
         self._databases: dict[str, _TenantDatabase] = {}
         self._lock = threading.Lock()
-        self._writes = GroupCommit(self._commit)
+        super().__init__()
 
     def _database(self, tenant: str) -> _TenantDatabase:
         database = self._databases.get(tenant)
@@ -226,24 +224,6 @@ class SQLiteStatementStore:
             self._databases.clear()
 
     # -- writing ---------------------------------------------------------------------------
-
-    def insert(self, statements: list[dict[str, Any]], *, tenant: str) -> list[str]:
-        return self.submit(statements, {}, tenant=tenant).result()
-
-    def insert_with_attachments(
-        self, statements: list[dict[str, Any]], attachments: Mapping[str, bytes], *, tenant: str
-    ) -> list[str]:
-        """`insert`, plus attachment contents (lowercase sha2 → bytes) in the same transaction:
-        on disk before the ids are answered, one copy per sha2 in the tenant's own file."""
-        return self.submit(statements, attachments, tenant=tenant).result()
-
-    def submit(
-        self, statements: list[dict[str, Any]], attachments: Mapping[str, bytes], *, tenant: str
-    ) -> Future[list[str]]:
-        """`insert_with_attachments` without waiting: the statements are prepared here, then
-        queued for the tenant's writer thread."""
-        check_tenant(tenant)  # a bad name fails here; the writer thread opens the file
-        return self._writes.submit(tenant, Write(prepare_batch(statements), attachments))
 
     def _commit(self, tenant: str, writes: Sequence[Write]) -> list[Outcome]:
         """Stores a group of writes in one transaction (see `group_commit`)."""
