@@ -7,6 +7,7 @@ directory of the configuration file, so a config can be moved together with its 
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from pathlib import Path
@@ -169,7 +170,15 @@ class GroupRoleConfig(_Strict):
 
 
 class WebConfig(_Strict):
-    """The web application's roles from directory groups (accounts stay in their own file)."""
+    """Who may use the web application: the reverse proxy it trusts, and roles from directory
+    groups (local accounts stay in their own file)."""
+
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="addresses or CIDR blocks of reverse proxies whose user header is believed",
+    )
+    remote_user_header: str = Field(default="REMOTE_USER", pattern=r"^[A-Za-z0-9_-]+$")
+    proxy_default_role: Role | None = None
 
     group_attributes: list[Annotated[str, Field(pattern=LDAP_ATTRIBUTE)]] = Field(
         default_factory=lambda: ["isMemberOf"],
@@ -177,6 +186,17 @@ class WebConfig(_Strict):
     )
     group_cache_seconds: int = Field(default=300, ge=0)
     group_roles: list[GroupRoleConfig] = Field(default_factory=list)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, proxies: list[str]) -> list[str]:
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(f"{proxy!r} is not an IP address or CIDR block "
+                                 "(e.g. 10.0.0.5 or 10.0.0.0/24)") from None
+        return proxies
 
 
 class VigieConfig(_Strict):

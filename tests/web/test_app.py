@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from starlette.routing import Route
 
 from tests.web.conftest import END, PASSWORDS, login
-from vigie.config import Config
+from vigie.config import Config, WebConfig
 from vigie.indicators.catalogue import load_catalogue
 from vigie.web.accounts import write_account
 from vigie.web.app import create_app
@@ -104,6 +104,37 @@ def test_web_trusted_header_only_from_trusted_proxies(app: FastAPI) -> None:
                          headers={"REMOTE_USER": "proxyonly"}).status_code == 200
         assert proxy.get("/api/indicators",
                          headers={"REMOTE_USER": "stranger"}).status_code == 403
+
+
+def test_web_proxy_settings_from_the_configuration(demo: tuple[Config, Path]) -> None:
+    """`[web] trusted_proxies`, `remote_user_header` and `proxy_default_role`: a CAS or
+    Shibboleth deployment needs no command-line option, and its users without an account get
+    the default role."""
+    config, accounts = demo
+    web = WebConfig(trusted_proxies=["10.9.0.0/24"], remote_user_header="X-Remote-User",
+                    proxy_default_role="viewer")
+    app = create_app(config.model_copy(update={"web": web}), accounts=accounts,
+                     today=lambda: END)
+    json = {"Accept": "application/json"}
+    with TestClient(app, follow_redirects=False, client=("10.9.0.12", 4000)) as proxy:
+        assert proxy.get("/api/indicators",
+                         headers={**json, "X-Remote-User": "stranger"}).status_code == 200
+        assert proxy.get("/dashboards/ingestion",
+                         headers={"X-Remote-User": "stranger"}).status_code == 403  # a viewer
+        assert proxy.get("/api/indicators",
+                         headers={**json, "REMOTE_USER": "alice"}).status_code == 401
+    with TestClient(app, follow_redirects=False, client=("203.0.113.7", 4000)) as outsider:
+        assert outsider.get("/api/indicators",
+                            headers={**json, "X-Remote-User": "alice"}).status_code == 401
+
+
+@pytest.mark.parametrize(("proxies", "message"), [
+    (["10.9.0.300"], "'10.9.0.300' is not an IP address or CIDR block"),
+    (["proxy.univ.fr"], "'proxy.univ.fr' is not an IP address or CIDR block"),
+])
+def test_web_bad_trusted_proxy_is_a_clear_error(proxies: list[str], message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        WebConfig(trusted_proxies=proxies)
 
 
 def test_web_viewer_cannot_see_admin_dashboards(viewer: TestClient, admin: TestClient) -> None:

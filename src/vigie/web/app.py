@@ -157,7 +157,7 @@ def create_app(
     *,
     accounts: Path | None = None,
     trusted_proxies: Sequence[str] = (),
-    remote_user_header: str = "REMOTE_USER",
+    remote_user_header: str | None = None,
     dashboards: Path | None = None,
     proxy_default_role: Role | None = None,
     today: Callable[[], date] | None = None,
@@ -166,9 +166,12 @@ def create_app(
 
     Args:
         accounts: the local accounts file (JSON or TOML; see `vigie.web.accounts`).
-        trusted_proxies: addresses or CIDR blocks whose `remote_user_header` is believed.
+        trusted_proxies: addresses or CIDR blocks whose `remote_user_header` is believed, besides
+            `[web] trusted_proxies`.
+        remote_user_header: the proxy's user header; None: `[web] remote_user_header`.
         dashboards: a dashboards file replacing the shipped one.
-        proxy_default_role: role of proxy-authenticated users without an account (None: refused).
+        proxy_default_role: role of proxy-authenticated users without an account or group
+            role; None: `[web] proxy_default_role` (when that is unset too, they are refused).
         today: the current local day (tests); default: today in the configured time zone.
     """
     catalogue = load_catalogue([config.path(f) for f in config.indicators.folders])
@@ -181,9 +184,11 @@ def create_app(
     from vigie.web.sessions import SessionSigner
 
     signer = SessionSigner(_server_key(config))
-    authenticator = Authenticator(store, signer, trusted_proxies=trusted_proxies,
-                                  header=remote_user_header,
-                                  proxy_default_role=proxy_default_role,
+    web = config.web
+    authenticator = Authenticator(store, signer,
+                                  trusted_proxies=[*web.trusted_proxies, *trusted_proxies],
+                                  header=remote_user_header or web.remote_user_header,
+                                  proxy_default_role=proxy_default_role or web.proxy_default_role,
                                   groups=group_roles(config))
     menus = LakeMenus(lake)
     reader = LakeReader(lake)

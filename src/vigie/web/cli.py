@@ -50,10 +50,11 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     accounts: AccountsOption = None,
     trusted_proxy: Annotated[list[str] | None, typer.Option(
-        "--trusted-proxy", help="Address or CIDR of a reverse proxy whose REMOTE_USER header "
-                                "is trusted (repeatable).")] = None,
-    remote_user_header: Annotated[str, typer.Option(
-        help="The header a trusted proxy sets to the authenticated user.")] = "REMOTE_USER",
+        "--trusted-proxy", help="Address or CIDR of a reverse proxy whose user header is "
+                                "trusted (repeatable), besides [web] trusted_proxies.")] = None,
+    remote_user_header: Annotated[str | None, typer.Option(
+        help="The header a trusted proxy sets to the authenticated user; default: "
+             "[web] remote_user_header (REMOTE_USER).")] = None,
     dashboards: Annotated[Path | None, typer.Option(
         help="A dashboards TOML file replacing the shipped one.")] = None,
 ) -> None:
