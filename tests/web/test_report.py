@@ -17,10 +17,11 @@ from urllib.parse import urlencode
 
 import pytest
 import typer
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from tests.web.conftest import END
+from tests.web.conftest import END, login
 from vigie.config import Config
 from vigie.indicators.catalogue import load_catalogue
 from vigie.indicators.privacy import suppressed_label
@@ -291,6 +292,49 @@ def test_report_chosen_dashboards_in_order(demo: tuple[Config, Path], tmp_path: 
     assert "overview-1" not in page.tables
     # The quarantine has no period filter: the report says it covers everything.
     assert "Cet indicateur ne se filtre pas par période" in text
+
+
+def test_report_for_a_structure_publishes_what_its_manager_sees(
+    demo: tuple[Config, Path], app: FastAPI, tmp_path: Path
+) -> None:
+    """`--structure UFRST`: the numbers of UFRST and its sub-structures only, cell for cell
+    those the API gives a manager restricted to UFRST; panels that cannot be restricted (data
+    quality per source) are left out, and the cover names the scope."""
+    out = write_report(demo[0], tmp_path / "r.html", today=END, structures=["UFRST"],
+                       dashboards=["overview", "quality"])
+    page = _parse(out.read_text(encoding="utf-8"))
+    assert "Périmètre : UFR Sciences et Technologies (UFRST)" in _visible(page).replace(
+        "\u00a0", " ")
+    catalogue = load_catalogue()
+    boards = load_dashboards(catalogue)
+    board = boards["overview"]
+    kept = {f"{b}-{n}" for b in ("overview", "quality")
+            for n, p in enumerate(boards[b].panels, start=1)
+            if "structure" in catalogue[p.indicator].meta.filters}
+    assert set(page.tables) == kept and "quality-1" not in kept  # data quality: per source
+    whole = _parse(write_report(demo[0], tmp_path / "all.html", today=END,
+                                dashboards=["overview"]).read_text(encoding="utf-8"))
+    with TestClient(app, follow_redirects=False) as client:
+        manon = login(client, "manon")
+        for n, panel in enumerate(board.panels, start=1):
+            indicator = catalogue[panel.indicator]
+            params = {"start": YEAR_START.isoformat(), "end": END.isoformat()}
+            answer = manon.get(f"/api/indicators/{indicator.id}?{urlencode(params)}")
+            assert answer.status_code == 200, answer.text
+            measures = [m.column for m in indicator.meta.measures]
+            _, *rows = page.tables[f"overview-{n}"]
+            expected = answer.json()["text"][:MAX_TABLE_ROWS]
+            assert [row[-len(measures):] for row in rows] == [
+                [t[m] for m in measures] for t in expected]
+        assert page.tables != {k: v for k, v in whole.tables.items() if k in page.tables}
+
+
+def test_report_unknown_structure_is_a_clear_error(demo: tuple[Config, Path],
+                                                   tmp_path: Path) -> None:
+    with pytest.raises(ReportError, match=r"--structure: unknown structure code\(s\) NOPE; "
+                                          r"the directory knows .*UFRST"):
+        write_report(demo[0], tmp_path / "r.html", today=END, structures=["UFRST", "NOPE"])
+    assert not (tmp_path / "r.html").exists()
 
 
 def test_report_command(demo: tuple[Config, Path], tmp_path: Path) -> None:

@@ -85,6 +85,7 @@ _DIMENSIONS: dict[str, tuple[str, str]] = {
 _WORDS: dict[str, tuple[str, str]] = {
     "report": ("Rapport d’usage des services numériques", "Digital services usage report"),
     "period": ("Période", "Period"),
+    "scope": ("Périmètre", "Scope"),
     "generated": ("Rapport établi le {date} par vigie.", "Report made on {date} by vigie."),
     "contents": ("Sommaire", "Contents"),
     "dashboards": ("Tableaux de bord", "Dashboards"),
@@ -330,6 +331,8 @@ class _Context:
     lang: Lang
     k: int
     reader: LakeReader
+    #: The structures (with their sub-structures) every number comes from; None: all.
+    structures: frozenset[str] | None = None
 
 
 def _panel(ctx: _Context, board: Dashboard, panel: Panel, anchor: str) -> dict[str, Any]:
@@ -340,7 +343,7 @@ def _panel(ctx: _Context, board: Dashboard, panel: Panel, anchor: str) -> dict[s
     meta = indicator.meta
     fixed = panel.service or board.service
     filters = ctx.selection.filters(service=fixed, keep=meta.filters)
-    table = ctx.reader.published(indicator, filters, ctx.k)
+    table = ctx.reader.published(indicator, filters, ctx.k, structures=ctx.structures)
     data = payload(table, indicator, filters, ctx.k, lang)
     dims = [d for d in meta.dimensions if not (d == "service" and fixed)]
     chart = panel.chart or meta.chart
@@ -395,6 +398,21 @@ def _choose(boards: dict[str, Dashboard], wanted: Sequence[str] | None) -> list[
     return [boards[d] for d in dict.fromkeys(wanted)]
 
 
+def _scope(lake: Path, codes: Sequence[str] | None) -> tuple[frozenset[str] | None, str | None]:
+    """The structures under `codes` and how the cover names them (None, None: everything)."""
+    if not codes:
+        return None, None
+    from vigie.web.options import LakeMenus
+
+    facts = LakeMenus(lake).get()
+    unknown = [c for c in codes if c not in facts.structures]
+    if unknown:
+        known = ", ".join(sorted(facts.structures)[:20]) or "none"
+        raise ReportError(f"--structure: unknown structure code(s) {', '.join(unknown)}; "
+                          f"the directory knows {known}")
+    return facts.below(codes), ", ".join(facts.structure_label(c) for c in dict.fromkeys(codes))
+
+
 def _plotly_js() -> str:
     """`plotly.min.js` of the installed plotly package (its `package_data`), to inline."""
     import plotly
@@ -421,6 +439,7 @@ def write_report(
     today: date | None = None,
     title: str | None = None,
     dashboards_file: Path | None = None,
+    structures: Sequence[str] | None = None,
 ) -> Path:
     """Writes the dashboards of a period to `out`, one self-contained HTML file; returns `out`.
 
@@ -433,6 +452,10 @@ def write_report(
         today: the current day (tests); default: today in the configured time zone.
         title: the institution named on the title page (default: none).
         dashboards_file: a dashboards file replacing the shipped one (as `vigie serve`).
+        structures: structure codes (`supannCodeEntite`): every number is computed on the rows
+            of these structures and their sub-structures only, as for a manager restricted to
+            them in `vigie serve`, and the panels that cannot be restricted are left out (a
+            report for a faculty's dean).
     """
     import jinja2
 
@@ -447,19 +470,27 @@ def write_report(
     first, last = report_period(period, day, start=start, end=end)
     catalogue = load_catalogue([config.path(f) for f in config.indicators.folders])
     boards = _choose(load_dashboards(catalogue, dashboards_file), dashboards)
+    scope, scope_text = _scope(config.lake_path, structures)
     ctx = _Context(config, catalogue, Selection("custom", first, last), language,
-                   config.indicators.k, LakeReader(config.lake_path))
+                   config.indicators.k, LakeReader(config.lake_path), scope)
     sections = [{"id": board.id, "title": getattr(board.title, language),
                  "service": board.service,
                  "panels": [_panel(ctx, board, p, f"{board.id}-{n}")
-                            for n, p in enumerate(board.panels, start=1)]}
+                            for n, p in enumerate(board.panels, start=1)
+                            if scope is None
+                            or "structure" in catalogue[p.indicator].meta.filters]}
                 for board in boards]
+    sections = [section for section in sections if section["panels"]]
+    if not sections:
+        raise ReportError("none of the chosen dashboards has a panel that can be restricted "
+                          "to structures")
     templates = resources.files("vigie.web").joinpath("templates")
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates)), autoescape=True,
                              undefined=jinja2.StrictUndefined)
     page = env.get_template("report.html").render(
         lang=language, heading=_w("report", language), institution=title,
         period=period_text(first, last, language), period_word=_w("period", language),
+        scope=scope_text, scope_word=_w("scope", language),
         generated=_w("generated", language).format(date=_long_date(day, language)),
         contents=_w("contents", language), colon="\u00a0: " if language == "fr" else ": ",
         service_word=_w("service", language),
@@ -524,6 +555,9 @@ def report(
              "file's name.")] = None,
     dashboards: Annotated[Path | None, typer.Option(
         help="A dashboards TOML file replacing the shipped one.")] = None,
+    structure: Annotated[list[str] | None, typer.Option(
+        "--structure", help="Only this structure code and its sub-structures (repeatable), "
+                            "as for a manager restricted to them.")] = None,
 ) -> None:
     """Writes the dashboards of a period as one self-contained HTML file, to e-mail.
 
@@ -531,6 +565,7 @@ def report(
     Small counts of people are withheld exactly as the API publishes them.
 
     Example:  [bold]vigie report -c /etc/vigie/vigie.toml --period month -o rapport.html[/]
+    Example:  [bold]vigie report -c vigie.toml --structure UFRST -o rapport-sciences.html[/]
     """
     from rich.console import Console
 
@@ -539,7 +574,7 @@ def report(
         path = write_report(cfg, output, period=period, start=start, end=end,
                             dashboards=dashboard, lang=lang,
                             title=title if title is not None else _institution(config),
-                            dashboards_file=dashboards)
+                            dashboards_file=dashboards, structures=structure)
     except (VigieError, ValueError) as exc:
         Console(stderr=True).print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(2) from None
