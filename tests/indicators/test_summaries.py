@@ -14,7 +14,7 @@ from vigie.warehouse.query import connect
 
 CATALOGUE = builtin_indicators()
 ALL = frozenset({"last_seen", "last_seen_hours", "daily_events", "service_days",
-                 "service_hours"})
+                 "service_hours", "service_weeks"})
 LAST_DAY = date(2026, 11, 11)  # of the small lake
 COMPACTED = Plan(ALL, LAST_DAY)
 
@@ -50,6 +50,16 @@ def test_indicators_summaries_without_a_filter_column_are_computed() -> None:
     assert "FROM daily_events WHERE" in expanded(
         "devices", Filters(start=date(2026, 9, 1), end=date(2026, 9, 30), etape="E1"))
     assert "FROM daily_events WHERE" not in expanded("devices", Filters(), NO_SUMMARIES)
+
+
+def test_indicators_summaries_weeks_whole_whatever_the_period() -> None:
+    """`service_weeks` is read for any period (whole weeks, the indicator picks its own), and
+    computed from the daily rows of those weeks under a filter it has no column for."""
+    for filters in (Filters(), Filters(start=date(2026, 9, 3), end=date(2026, 9, 30)),
+                    Filters(service="ent")):
+        assert "FROM service_weeks WHERE" in expanded("weekly_users", filters), filters
+    sql = expanded("weekly_users", Filters(start=date(2026, 9, 3), zone="wifi"))
+    assert "FROM service_weeks" not in sql and "CAST($start AS DATE) - 377" in sql
 
 
 FILTERS = [

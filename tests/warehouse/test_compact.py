@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import time
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -22,7 +23,8 @@ from vigie.config import load_config
 from vigie.demo import generate
 from vigie.indicators import Filters, builtin_indicators, run
 from vigie.ingest.pipeline import ingest
-from vigie.warehouse.compact import unfolded
+from vigie.warehouse.compact import compact, unfolded
+from vigie.warehouse.lake import Lake
 from vigie.warehouse.query import connect
 from vigie.warehouse.summaries import SUMMARIES
 
@@ -60,6 +62,41 @@ def test_warehouse_summaries_equal_their_definition_after_each_run(tmp_path: Pat
     # One file per service and summary, whatever the number of runs.
     for name in NAMES:
         assert all(len(list(p.glob("*.parquet"))) == 1 for p in (lake / name).iterdir())
+
+
+def _cas_lines(days: list[str], users: range) -> bytes:
+    """serviceStats lines (the real sample's first one as the pattern), one per user and day."""
+    pattern = CAS.read_bytes().splitlines()[0].decode()
+    lines = []
+    for day in days:
+        stamp = datetime.strptime(f"{day} 10:00:00", "%Y-%m-%d %H:%M:%S")
+        for n in users:
+            line = re.sub(r"^\[[^]]+\]", stamp.strftime("[%a %b %d %H:%M:%S CEST %Y]"), pattern)
+            lines.append(re.sub(r"\[ID:[^]]+\]", f"[ID:etud{n}]", line))
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_warehouse_week_across_two_months_is_recomputed_whole(tmp_path: Path) -> None:
+    """The week of Monday 29 September 2025 ends in October: the October rows of a later run
+    change that September week's people, which compaction recomputes (a week belongs to the
+    month of its Monday, so the month before a month with new rows is recomputed too)."""
+    config = setup(tmp_path)
+    lake = tmp_path / "lake"
+    log = tmp_path / "logs/cas.log"
+    log.write_bytes(_cas_lines(["2025-09-29", "2025-09-30"], range(0, 4)))
+    ingest(load_config(config), secret=SECRET)
+    log.write_bytes(log.read_bytes() + _cas_lines(["2025-10-01", "2025-10-06"], range(2, 9)))
+    ingest(load_config(config), secret=SECRET)
+    assert differences(lake)["service_weeks"] == 0
+    weeks = connect(lake).sql("SELECT week_start, sum(users) FROM service_weeks "
+                              "GROUP BY week_start ORDER BY week_start").fetchall()
+    assert weeks == [(date(2025, 9, 29), 9), (date(2025, 10, 6), 7)]
+    # A lake compacted by a vigie without this summary gets it at its next compaction.
+    shutil.rmtree(lake / "service_weeks")
+    report = compact(Lake(lake))
+    assert report.services and report.folded == 0
+    assert differences(lake)["service_weeks"] == 0
+    assert compact(Lake(lake)).services == []  # nothing left to do
 
 
 def test_warehouse_summaries_are_read_only_once_every_file_is_folded(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from vigie.config import Config
 from vigie.indicators import Filters, builtin_indicators
+from vigie.warehouse.summaries import SUMMARIES
 from vigie.web.data import LakeReader
 
 
@@ -18,9 +19,9 @@ def test_web_lake_reader_opens_a_new_connection_when_the_lake_changes(
     daily_users = builtin_indicators()["daily_users"]
     services = {r["service"] for r in reader.published(daily_users, Filters(), 1).to_pylist()}
     assert "helpdesk" in services
-    assert reader.cursor().sql("SELECT count(*) FROM lake_summaries").fetchall() == [(5,)]
-    for table in ("events", "daily", "last_seen", "last_seen_hours", "daily_events",
-                  "service_days", "service_hours"):  # as a retention of every month would
+    assert reader.cursor().sql("SELECT count(*) FROM lake_summaries").fetchall() == [
+        (len(SUMMARIES),)]
+    for table in ("events", "daily", *(s.name for s in SUMMARIES)):  # as a retention would
         shutil.rmtree(lake / table / "service=helpdesk")
     after = {r["service"] for r in reader.published(daily_users, Filters(), 1).to_pylist()}
     assert after == services - {"helpdesk"}

@@ -39,7 +39,8 @@ from vigie.web.report import (
 CHROMIUM = Path("/usr/bin/chromium")
 TITLE = "Université de démonstration"
 YEAR_START = date(2025, 9, 1)
-MANAGER_BOARDS = ["overview", "auth", "ent", "moodle", "mail", "helpdesk", "quality"]
+MANAGER_BOARDS = ["overview", "trends", "auth", "ent", "moodle", "mail", "helpdesk", "nextcloud",
+                  "directory", "quality"]
 
 
 class _Page(HTMLParser):
@@ -164,7 +165,8 @@ def test_report_publishes_what_the_api_publishes(page_fr: _Page, admin: TestClie
         board = boards[board_id]
         for n, panel in enumerate(board.panels, start=1):
             indicator = catalogue[panel.indicator]
-            params = {"start": YEAR_START.isoformat(), "end": END.isoformat()}
+            params = ({"start": YEAR_START.isoformat(), "end": END.isoformat()}
+                      if "period" in indicator.meta.filters else {})
             service = panel.service or board.service
             if service:
                 params["service"] = service
@@ -287,8 +289,8 @@ def test_report_chosen_dashboards_in_order(demo: tuple[Config, Path], tmp_path: 
     text = _visible(page)
     assert "du 16 mars 2026 au 20 mars 2026" in text
     assert text.index("Santé de l’ingestion") < text.index("Rythme d’usage")
-    assert list(page.tables) == ["ingestion-1", "ingestion-2", "ent-1", "ent-2", "ent-3",
-                                 "ent-4"]
+    assert list(page.tables) == ["ingestion-1", "ingestion-2", "ingestion-3", "ent-1", "ent-2",
+                                 "ent-3", "ent-4"]
     assert "overview-1" not in page.tables
     # The quarantine has no period filter: the report says it covers everything.
     assert "Cet indicateur ne se filtre pas par période" in text

@@ -90,8 +90,8 @@ def test_web_shipped_dashboards_and_role_rule() -> None:
     catalogue = load_catalogue()
     boards = load_dashboards(catalogue)
     assert [b.title.fr for b in boards.values()] == [
-        "Vue d’ensemble", "Authentification", "ENT", "Moodle", "Messagerie", "Helpdesk",
-        "Santé de l’ingestion", "Qualité du SI"]
+        "Vue d’ensemble", "Tendances", "Authentification", "ENT", "Moodle", "Messagerie",
+        "Helpdesk", "Nextcloud", "Annuaire", "Santé de l’ingestion", "Qualité du SI"]
     assert "quarantine" not in indicators_for("viewer", boards, catalogue)
     assert "quarantine" not in indicators_for("manager", boards, catalogue)
     assert indicators_for("admin", boards, catalogue) == set(catalogue)

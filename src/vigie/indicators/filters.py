@@ -145,15 +145,22 @@ def _summary(summary: Summary, declared: Sequence[str], filters: Filters | None,
     its start are those whose last day is on or after it); otherwise computed from the filtered
     source rows, which gives the same rows.
     """
+    def condition(name: str) -> str:
+        if name == "period" and summary.window is not None:
+            return summary.window[0]
+        return FILTER_CONDITIONS[name]
+
     computed = "(" + summary.select(
         f"(SELECT * FROM {summary.source} "
-        f"WHERE {_where([FILTER_CONDITIONS[f] for f in declared])})") + ")"
+        f"WHERE {_where([condition(f) for f in declared])})") + ")"
     if filters is None or summary.name not in plan.available:
         return computed
     columns = {"service", *summary.keys}
     conditions = []
     for name in declared:
-        if name == "period" and summary.day == "last_day":
+        if name == "period" and summary.window is not None:
+            conditions.append(summary.window[1])
+        elif name == "period" and summary.day == "last_day":
             if plan.last is None or (filters.end is not None and filters.end < plan.last):
                 return computed
             conditions.append("($start IS NULL OR last_day >= $start)")

@@ -75,16 +75,50 @@ def _rows(summary: Summary, root: Path, service: str, old: Sequence[Path],
             return rows
         return summary.merge(f"(SELECT {columns} FROM {_summary_files(old)} UNION ALL {rows})")
     # Distinct counts do not add up: the months with new files are recomputed from all their
-    # rows, folded or not, and the other months kept as they were.
+    # rows, folded or not, and the other months kept as they were. A week belongs to the month
+    # of its Monday: the weeks of a month with new rows and of the month before (whose last
+    # week may end in it) are recomputed, from their months and the month after each.
     months = sorted({_month(f) for f in new})
+    month_of = "month"
+    read = months
+    if summary.day == "week_start":
+        months = sorted({*months, *(_shift(m, -1) for m in months)})
+        read = sorted({*months, *(_shift(m, 1) for m in months)})
+        month_of = "strftime(week_start, '%Y-%m')"
     source = root / summary.source / f"service={service}"
-    rows = summary.select(_read([f for m in months
-                                 for f in sorted((source / f"month={m}").glob("*.parquet"))]))
+    recomputed = ", ".join(f"'{m}'" for m in months)
+    rows = (f"SELECT * FROM ({summary.select(_read(_files(source, read)))}) "
+            f"WHERE {month_of} IN ({recomputed})")
     if not old:
         return rows
-    recomputed = ", ".join(f"'{m}'" for m in months)
-    return (f"SELECT {columns} FROM {_summary_files(old)} WHERE month NOT IN ({recomputed}) "
-            f"UNION ALL {rows}")
+    return (f"SELECT {columns} FROM {_summary_files(old)} WHERE {month_of} NOT IN "
+            f"({recomputed}) UNION ALL {rows}")
+
+
+def _files(source: Path, months: Sequence[str]) -> list[Path]:
+    """The Parquet files of `months` in a service's folder of a source table."""
+    return [f for m in months for f in sorted((source / f"month={m}").glob("*.parquet"))]
+
+
+def _shift(month: str, by: int) -> str:
+    """`YYYY-MM` moved by `by` months."""
+    year, number = divmod(int(month[:4]) * 12 + int(month[5:7]) - 1 + by, 12)
+    return f"{year:04d}-{number + 1:02d}"
+
+
+def _source_files(root: Path, table: str, service: str) -> list[Path]:
+    """Every file of a service in a table, folded or not."""
+    return sorted((root / table).glob(f"service={service}/month=*/*.parquet"))
+
+
+def _missing_summaries(root: Path) -> set[str]:
+    """The services whose source rows lack one of the summaries (added by a newer vigie):
+    compaction builds it from their rows."""
+    return {folder.name.removeprefix("service=")
+            for summary in SUMMARIES
+            for folder in (root / summary.source).glob("service=*")
+            if any(folder.glob("month=*/*.parquet"))
+            and not any((root / summary.name / folder.name).glob("*.parquet"))}
 
 
 def _fold(tx: Transaction, root: Path, path: Path) -> None:
@@ -111,10 +145,14 @@ def _compact_service(con: duckdb.DuckDBPyConnection, tx: Transaction, root: Path
            for table in TABLES}
     for summary in SUMMARIES:
         old = sorted((root / summary.name / f"service={service}").glob("*.parquet"))
-        if not new[summary.source] and not old:
+        added = new[summary.source]
+        if not old:  # a first compaction, or a summary this lake has not had yet: every row
+            added = [f for f in _source_files(root, summary.source, service)
+                     if not _expired(_month(f), oldest)]
+        if not added and not old:
             continue
-        rows = (_rows(summary, root, service, old, new[summary.source])
-                if new[summary.source] else f"SELECT * FROM {_summary_files(old)}")
+        rows = (_rows(summary, root, service, old, added)
+                if added else f"SELECT * FROM {_summary_files(old)}")
         kept = f" WHERE {summary.day} >= DATE '{oldest}-01'" if oldest else ""
         order = f" ORDER BY {', '.join(summary.order)}" if summary.order else ""
         target = tx.area(summary.name) / f"service={service}"
@@ -142,6 +180,7 @@ def compact(lake: Lake, *, oldest: str | None = None,
     expired = [p for table in TABLES for p in (root / table).glob("service=*/month=*")
                if _expired(p.name.removeprefix("month="), oldest)]
     services |= {p.parent.name.removeprefix("service=") for p in expired}
+    services |= _missing_summaries(root)
     con = duckdb.connect()
     if threads:
         con.execute(f"SET threads = {threads}")

@@ -13,6 +13,10 @@ indicators need, exactly (no sampling, no approximate counts):
 * `daily_events`: events per day and segment, without people.
 * `service_days`: distinct people and events per service and day.
 * `service_hours`: events per service, day and local hour.
+* `service_weeks`: distinct people per service and ISO week (Monday to Sunday). A week is one
+  row whatever months it spans, so the weekly trend reads 50 rows a year instead of counting
+  the people of tens of millions of daily rows; compaction recomputes the weeks that meet a
+  month with new rows.
 
 Compaction (`vigie.warehouse.compact`) folds the files each ingestion writes (`part-*`) into the
 summaries, one file per service. A summary is exact only while every file of its source table
@@ -25,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["SEGMENT", "SUMMARIES", "Summary"]
+__all__ = ["SEGMENT", "SUMMARIES", "WEEK_START", "Summary"]
 
 #: Columns of a person's segment in `daily`: what dashboards filter and group people by.
 SEGMENT = ("population", "structure", "structure_label", "etape", "cursus_year", "zone",
@@ -50,6 +54,12 @@ class Summary:
     #: three times faster (and the file three times smaller); days together let a period skip
     #: row groups.
     order: tuple[str, ...] = ()
+    #: Key columns computed from the source rows: (name, SQL expression both engines run).
+    derived: tuple[tuple[str, str], ...] = ()
+    #: For a summary whose rows are not days (weeks): the period's condition on the source rows
+    #: and on the summary's rows, which must keep the same whole rows. None: the usual one on
+    #: `day` (or on `last_day`, see `day`).
+    window: tuple[str, str] | None = None
 
     @property
     def mergeable(self) -> bool:
@@ -63,13 +73,17 @@ class Summary:
 
     @property
     def day(self) -> str:
-        """Its column of days: `day`, or `last_day` for the summaries of people's last days."""
-        return "day" if "day" in self.keys else "last_day"
+        """Its column of days: `day`, `week_start` for weeks, or `last_day` for the summaries
+        of people's last days."""
+        return next((k for k in ("day", "week_start") if k in self.keys), "last_day")
 
     def select(self, relation: str) -> str:
         """The summary of the source rows in `relation` (which has `service` and `month`)."""
         keys = ", ".join(("service", *self.keys))
         measures = ", ".join(f"{aggregate} AS {column}" for column, aggregate, _ in self.measures)
+        if self.derived:
+            extra = ", ".join(f"{expression} AS {name}" for name, expression in self.derived)
+            relation = f"(SELECT *, {extra} FROM {relation})"
         return (f"SELECT {keys}, {measures} FROM {relation} WHERE {self.where} "
                 f"GROUP BY {keys}")
 
@@ -82,6 +96,18 @@ class Summary:
 
 _LAST_DAY = (("last_day", "max(day)", "max(last_day)"),)
 _PEOPLE = "user_pseudo IS NOT NULL"
+#: The Monday of a day's ISO week (`weekday` is 1 on Mondays).
+WEEK_START = "day - (weekday - 1)"
+#: The weeks a weekly indicator may show for a period, and the ones it compares them with:
+#: every week that meets the period, the week before, and the same week a year earlier (371
+#: days before at most, for a week 53). On the daily rows, every day of those weeks; on the
+#: summary, those weeks: the same whole weeks either way.
+_WEEKS = (
+    "($start IS NULL OR day >= CAST($start AS DATE) - 377) "
+    "AND ($end IS NULL OR day <= CAST($end AS DATE) + 6)",
+    "($start IS NULL OR week_start >= CAST($start AS DATE) - 377) "
+    "AND ($end IS NULL OR week_start <= $end)",
+)
 
 SUMMARIES = (
     Summary("last_seen", "daily", ("user_pseudo", *SEGMENT), _LAST_DAY, where=_PEOPLE,
@@ -95,4 +121,7 @@ SUMMARIES = (
             order=("day",)),
     Summary("service_hours", "events", ("month", "day", "weekday", "hour"),
             (("events", "count(*)", "sum(events)"),), order=("day",)),
+    Summary("service_weeks", "daily", ("week_start",),
+            (("users", "count(DISTINCT user_pseudo)", None),), order=("week_start",),
+            derived=(("week_start", WEEK_START),), window=_WEEKS),
 )

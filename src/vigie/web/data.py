@@ -32,7 +32,12 @@ from vigie.warehouse.query import connect
 from vigie.web.i18n import VALUE_LABELS, Lang, format_cell
 from vigie.web.scope import restrict
 
-__all__ = ["LakeReader", "describe", "payload", "to_csv"]
+__all__ = ["STATUS_DIMENSION", "LakeReader", "describe", "payload", "to_csv", "warning_rows"]
+
+#: A dimension saying whether a row needs attention (`ingestion_health`): a row whose status is
+#: anything but `ok` is listed in the answer's `warnings`, and its table row is highlighted, so
+#: a late source stands out without reading every cell.
+STATUS_DIMENSION = "status"
 
 
 class LakeReader:
@@ -86,6 +91,14 @@ def _text_rows(table: pa.Table, indicator: Indicator, lang: Lang, k: int
     return rows
 
 
+def warning_rows(table: pa.Table, indicator: Indicator) -> list[int]:
+    """Indexes of the rows whose `status` is set and not `ok` (none without that dimension)."""
+    if STATUS_DIMENSION not in indicator.meta.dimensions:
+        return []
+    return [i for i, status in enumerate(table[STATUS_DIMENSION].to_pylist())
+            if status not in (None, "ok")]
+
+
 def describe(indicator: Indicator, lang: Lang) -> dict[str, Any]:
     """What a reader needs to label a chart of the indicator."""
     meta = indicator.meta
@@ -119,6 +132,7 @@ def payload(table: pa.Table, indicator: Indicator, filters: Filters, k: int,
         "columns": table.column_names,
         "rows": [{c: _plain(v) for c, v in row.items()} for row in table.to_pylist()],
         "text": _text_rows(table, indicator, lang, k),
+        "warnings": warning_rows(table, indicator),
         "labels": {v: VALUE_LABELS[v][idx] for v in sorted(values) if v in VALUE_LABELS},
     }
 

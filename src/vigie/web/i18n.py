@@ -83,6 +83,11 @@ VALUE_LABELS: dict[str, tuple[str, str]] = {
     "tablet": ("Tablette", "Tablet"),
     "bot": ("Robot", "Bot"),
     "other": ("Autre", "Other"),
+    # Status of a source in `ingestion_health`.
+    "ok": ("ok", "ok"),
+    "late": ("en retard", "late"),
+    "failures_rising": ("échecs en hausse", "failures rising"),
+    "late_failures_rising": ("en retard, échecs en hausse", "late, failures rising"),
 }
 
 

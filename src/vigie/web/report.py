@@ -81,6 +81,14 @@ _DIMENSIONS: dict[str, tuple[str, str]] = {
     "etape": ("Étape", "Study step"),
     "is_public_holiday": ("Férié", "Public holiday"),
     "is_school_holiday": ("Vacances scolaires", "School holiday"),
+    "format": ("Format", "Format"),
+    "last_event": ("Dernier accès", "Last event"),
+    "status": ("État", "Status"),
+    "week_start": ("Semaine du", "Week of"),
+    "iso_year": ("Année (ISO)", "ISO year"),
+    "iso_week": ("Semaine", "Week"),
+    "academic_year": ("Année universitaire", "Academic year"),
+    "academic_day": ("Jour de l’année universitaire", "Day of the academic year"),
 }
 _WORDS: dict[str, tuple[str, str]] = {
     "report": ("Rapport d’usage des services numériques", "Digital services usage report"),
@@ -212,7 +220,8 @@ def _label(dim: str, value: Any, lang: Lang) -> str:
         return _WEEKDAYS[lang][value - 1]
     if dim == "hour" and isinstance(value, int):
         return f"{value} h" if lang == "fr" else f"{value}:00"
-    if dim == "day" and lang == "fr" and isinstance(value, str) and len(value) == 10:
+    if dim in ("day", "week_start") and lang == "fr" and isinstance(value, str) \
+            and len(value) == 10:
         year, month, day = value.split("-")
         return f"{day}/{month}/{year}"
     return value_label(str(value), lang)

@@ -15,7 +15,10 @@
         place: "Lieu", day: "Jour", weekday: "Jour de la semaine", hour: "Heure",
         source: "Source", reason: "Motif", structure: "Structure",
         structure_label: "Libellé", is_public_holiday: "Férié",
-        is_school_holiday: "Vacances scolaires" }
+        is_school_holiday: "Vacances scolaires", format: "Format",
+        last_event: "Dernier accès", status: "État", week_start: "Semaine du",
+        iso_year: "Année (ISO)", iso_week: "Semaine", academic_year: "Année universitaire",
+        academic_day: "Jour de l’année universitaire" }
     : {};
 
   function label(data, dim, value) {
@@ -133,8 +136,10 @@
       head.appendChild(th);
     }
     const body = el.createTBody();
+    const warnings = new Set(data.warnings || []);  // rows whose status is not "ok"
     data.rows.forEach((row, i) => {
       const tr = body.insertRow();
+      if (warnings.has(i)) tr.className = "warning";
       for (const c of columns) {
         const td = tr.insertCell();
         if (kinds[c]) {

@@ -1,0 +1,104 @@
+-- The health of each source's collection, relative to the lake's last day L (the last day with
+-- events, as `LAST_DAY_SQL` has it: the result depends on the lake, not on when it is asked).
+-- * Late: no event in the lake's last 3 days (the last one is more than 2 days before L): a
+--   weekend without events is not late, a log no longer copied or read is.
+-- * Failures rising: the quarantine rate of the recent days (L-1 and L) is above 1 % and above
+--   3 times the usual rate (the 28 days before, L-29 to L-2), or above 1 % with no line read
+--   in those 28 days: a new log format, a changed encoding.
+-- The lake does not count the lines read per day: the lines of a window are the source's
+-- events in it plus its lines quarantined during it. A quarantined line has no time of its own
+-- (an unreadable time is one of the reasons), only the moment it was quarantined, so a window
+-- starts at the lake's first event of its first day: an instant, compared with instants, so
+-- that no engine's time zone decides in which window a line falls (a line quarantined after
+-- L, by the run that read L's events, is recent). The status compares products of counts,
+-- not rates: integers, exact on both engines.
+WITH lake AS (
+  SELECT min(day) AS first_day, max(day) AS last_day FROM daily_events
+), source_days AS (
+  SELECT source, day, sum(events) AS events FROM daily_events GROUP BY source, day
+), starts AS (
+  -- The first day with events of each window (the usual window is empty when it has none).
+  SELECT min(CASE WHEN d.day >= l.last_day - 1 THEN d.day END) AS recent_day,
+         min(d.day) AS usual_day
+  FROM source_days d CROSS JOIN lake l
+  WHERE d.day >= l.last_day - 29
+), bounds AS (
+  -- One scalar subquery per day: each day's condition then reaches the files, and only those
+  -- two days of events are read.
+  SELECT (SELECT min(ts) FROM events WHERE day = (SELECT recent_day FROM starts)) AS recent_from,
+         (SELECT min(ts) FROM events WHERE day = (SELECT usual_day FROM starts)) AS usual_from
+), windows AS (
+  SELECT d.source,
+         sum(CASE WHEN d.day >= l.last_day - 1 THEN d.events ELSE 0 END) AS recent_events,
+         sum(CASE WHEN d.day < l.last_day - 1 THEN d.events ELSE 0 END) AS usual_events
+  FROM source_days d CROSS JOIN lake l
+  WHERE d.day >= l.last_day - 29
+  GROUP BY d.source
+), quarantined AS (
+  SELECT q.source,
+         count(CASE WHEN q.quarantined_at >= b.recent_from THEN 1 END) AS recent_quarantined,
+         count(CASE WHEN q.quarantined_at >= b.usual_from AND q.quarantined_at < b.recent_from
+                    THEN 1 END) AS usual_quarantined,
+         max(q.format) AS format
+  FROM quarantine q CROSS JOIN bounds b
+  GROUP BY q.source
+), last_days AS (
+  SELECT source, max(day) AS last_day FROM source_days GROUP BY source
+), last_events AS (
+  -- The local time of each source's last event: its local day and hour from the lake, the
+  -- minutes from the instant (the same in every time zone a whole number of hours away).
+  SELECT e.source,
+         max_by(e.format, e.ts) AS format,
+         max_by(concat(CAST(e.day AS STRING), ' ', lpad(CAST(e.hour AS STRING), 2, '0'), ':',
+                       lpad(CAST(minute(e.ts) AS STRING), 2, '0')), e.ts) AS last_event
+  FROM events e
+  JOIN last_days d ON e.source = d.source AND e.day = d.last_day
+  GROUP BY e.source
+), sources AS (
+  -- From `quarantine` itself: Spark 4.3 fails (a ClassCastException) when `quarantined`,
+  -- whose bounds are scalar subqueries, is read twice.
+  SELECT source FROM last_days UNION SELECT source FROM quarantine
+), counts AS (
+  SELECT
+    s.source,
+    coalesce(e.format, q.format) AS format,
+    e.last_event,
+    d.last_day IS NULL OR d.last_day < l.last_day - 2 AS late,
+    CAST(l.last_day - d.last_day AS BIGINT) AS days_late,
+    coalesce(w.recent_events, 0) + coalesce(q.recent_quarantined, 0) AS recent_lines,
+    coalesce(q.recent_quarantined, 0) AS recent_quarantined,
+    coalesce(w.usual_events, 0) + coalesce(q.usual_quarantined, 0) AS usual_lines,
+    coalesce(q.usual_quarantined, 0) AS usual_quarantined,
+    -- Days of each window the lake covers (a lake younger than 30 days has shorter ones).
+    CAST(l.last_day - greatest(l.last_day - 1, l.first_day) AS BIGINT) + 1 AS recent_days,
+    CAST(l.last_day - 2 - greatest(l.last_day - 29, l.first_day) AS BIGINT) + 1 AS usual_days
+  FROM sources s
+  CROSS JOIN lake l
+  LEFT JOIN last_days d ON d.source = s.source
+  LEFT JOIN windows w ON w.source = s.source
+  LEFT JOIN quarantined q ON q.source = s.source
+  LEFT JOIN last_events e ON e.source = s.source
+), flagged AS (
+  SELECT *,
+         recent_quarantined > 0 AND 100 * recent_quarantined > recent_lines
+           AND (usual_lines = 0
+                OR recent_quarantined * usual_lines > 3 * usual_quarantined * recent_lines)
+           AS rising
+  FROM counts
+)
+SELECT
+  source, format, last_event,
+  CASE WHEN late AND rising THEN 'late_failures_rising'
+       WHEN late THEN 'late'
+       WHEN rising THEN 'failures_rising'
+       ELSE 'ok' END AS status,
+  days_late,
+  CAST(recent_lines AS DOUBLE) / NULLIF(recent_days, 0) AS lines_per_day,
+  CAST(recent_quarantined AS DOUBLE) / NULLIF(recent_days, 0) AS quarantined_per_day,
+  CAST(recent_quarantined AS DOUBLE) / NULLIF(recent_lines, 0) AS quarantine_rate,
+  CAST(usual_lines AS DOUBLE) / NULLIF(greatest(usual_days, 0), 0) AS usual_lines_per_day,
+  CAST(usual_quarantined AS DOUBLE) / NULLIF(greatest(usual_days, 0), 0)
+    AS usual_quarantined_per_day,
+  CAST(usual_quarantined AS DOUBLE) / NULLIF(usual_lines, 0) AS usual_quarantine_rate
+FROM flagged
+ORDER BY source
