@@ -174,7 +174,12 @@ def build_lake(lake: Path) -> Path:
 
 def build_summarized_lake(lake: Path) -> Path:
     """The lake above with its `daily` table, compacted as `vigie ingest` leaves a lake."""
-    build_lake(lake)
+    return summarize(build_lake(lake))
+
+
+def summarize(lake: Path) -> Path:
+    """`lake` (events only, as the tests write it) with its `daily` table, then compacted as
+    `vigie ingest` leaves a lake."""
     connect(lake).execute(
         f"COPY ({daily_sql('events', partition_keys=True)}) TO '{lake / 'daily'}' "
         "(FORMAT parquet, PARTITION_BY (service, month), FILENAME_PATTERN 'part-{i}')")

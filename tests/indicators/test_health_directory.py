@@ -33,11 +33,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.indicators.lake import EVENT_SCHEMA, QUARANTINE_SCHEMA
+from tests.indicators.lake import EVENT_SCHEMA, QUARANTINE_SCHEMA, summarize
+from tests.spark import local_spark
 from vigie.indicators import Filters, builtin_indicators, publish, render_fr, run
-from vigie.warehouse.compact import compact
-from vigie.warehouse.daily import daily_sql
-from vigie.warehouse.lake import Lake
 from vigie.warehouse.query import connect
 from vigie.web.data import payload
 
@@ -115,14 +113,7 @@ def health_lake(request: pytest.FixtureRequest,
     """The lake above, without then with its daily table and compacted summaries."""
     lake = build_health_lake(tmp_path_factory.mktemp("health") / "lake")
     if request.param == "summaries":
-        connect(lake).execute(
-            f"COPY ({daily_sql('events', partition_keys=True)}) TO '{lake / 'daily'}' "
-            "(FORMAT parquet, PARTITION_BY (service, month), FILENAME_PATTERN 'part-{i}')")
-        writer = Lake(lake)
-        try:
-            compact(writer)
-        finally:
-            writer.close()
+        summarize(lake)
     yield lake
     shutil.rmtree(lake)
 
@@ -197,25 +188,10 @@ def test_indicators_ingestion_health_status_is_labelled_and_highlighted(
 def test_indicators_ingestion_health_on_spark(health_lake: Path) -> None:
     """The windows and the status on Spark: the same rows as DuckDB, in a session time zone
     half a day away from UTC."""
-    pytest.importorskip("pyspark", reason="a test dependency: pip install -e '.[test]'")
-    if shutil.which("java") is None:  # pragma: no cover - CI installs a Java runtime
-        pytest.skip("PySpark needs a Java runtime")
-    from pyspark.sql import SparkSession
-
     from vigie.indicators.spark import run_spark
 
-    spark = (
-        SparkSession.builder.master("local[2]").appName("vigie-health-tests")
-        .config("spark.ui.enabled", "false")
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .config("spark.sql.shuffle.partitions", "2")
-        .getOrCreate()
-    )
-    spark.conf.set("spark.sql.session.timeZone", "Pacific/Auckland")
-    try:
+    with local_spark("vigie-health-tests", "Pacific/Auckland") as spark:
         got = run_spark(CATALOGUE["ingestion_health"], spark, health_lake).to_pylist()
-    finally:
-        spark.stop()
     assert len(got) == len(EXPECTED_HEALTH)
     for row, expected in zip(got, EXPECTED_HEALTH, strict=True):
         assert row.keys() == expected.keys()

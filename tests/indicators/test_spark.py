@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.spark import local_spark
 from vigie.indicators import Filters, builtin_indicators, run
 from vigie.indicators.spark import literal, publish_spark, register_views, render, run_spark
 from vigie.warehouse.query import connect
@@ -31,18 +32,8 @@ FILTERS = [
 
 @pytest.fixture(scope="module")
 def session() -> Iterator[Any]:
-    from pyspark.sql import SparkSession
-
-    spark = (
-        SparkSession.builder.master("local[2]").appName("vigie-indicators-tests")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .config("spark.sql.shuffle.partitions", "2")
-        .getOrCreate()
-    )
-    yield spark
-    spark.stop()
+    with local_spark("vigie-indicators-tests") as spark:
+        yield spark
 
 
 @pytest.fixture(scope="module", params=["tables", "summaries"])

@@ -34,7 +34,6 @@ Monday of the week of 1 September: 2025-09-01 is that Monday, 2026-08-31 the nex
 
 from __future__ import annotations
 
-import shutil
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import date, datetime
@@ -47,11 +46,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.indicators.lake import DIRECTORY_SCHEMA, EVENT_SCHEMA, pseudo
+from tests.indicators.lake import DIRECTORY_SCHEMA, EVENT_SCHEMA, pseudo, summarize
+from tests.spark import local_spark
 from vigie.indicators import Filters, builtin_indicators, publish, run
-from vigie.warehouse.compact import compact
-from vigie.warehouse.daily import daily_sql
-from vigie.warehouse.lake import Lake
 from vigie.warehouse.query import connect
 
 CATALOGUE = builtin_indicators()
@@ -145,16 +142,7 @@ def build_trends_lake(lake: Path, *, summarized: bool) -> Path:
                 for login, (population, structure, etape) in _directory(snapshot).items()]
         _write(rows, DIRECTORY_SCHEMA,
                lake / "directory" / f"snapshot_date={snapshot}" / "part-0.parquet")
-    if summarized:
-        connect(lake).execute(
-            f"COPY ({daily_sql('events', partition_keys=True)}) TO '{lake / 'daily'}' "
-            "(FORMAT parquet, PARTITION_BY (service, month), FILENAME_PATTERN 'part-{i}')")
-        writer = Lake(lake)
-        try:
-            compact(writer)
-        finally:
-            writer.close()
-    return lake
+    return summarize(lake) if summarized else lake
 
 
 @pytest.fixture(scope="module")
@@ -344,21 +332,8 @@ SPARK_FILTERS = [
 
 @pytest.fixture(scope="module")
 def spark_session() -> Iterator[Any]:
-    pytest.importorskip("pyspark", reason="a test dependency: pip install -e '.[test]'")
-    if shutil.which("java") is None:  # pragma: no cover - CI installs a Java runtime
-        pytest.skip("PySpark needs a Java runtime")
-    from pyspark.sql import SparkSession
-
-    spark = (
-        SparkSession.builder.master("local[2]").appName("vigie-trends-tests")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .config("spark.sql.shuffle.partitions", "2")
-        .getOrCreate()
-    )
-    yield spark
-    spark.stop()
+    with local_spark("vigie-trends-tests") as spark:
+        yield spark
 
 
 def test_indicators_spark_gives_duckdb_trends(spark_session: Any,

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.ingest.test_pipeline import CAS, ENT, run, setup
+from tests.spark import local_spark
 from vigie.warehouse.query import connect
 
 pyspark = pytest.importorskip("pyspark", reason="a test dependency: pip install -e '.[test]'")
@@ -21,17 +22,8 @@ if shutil.which("java") is None:  # pragma: no cover - CI installs a Java runtim
 
 @pytest.fixture(scope="module")
 def spark() -> Iterator[Any]:
-    from pyspark.sql import SparkSession
-
-    session = (
-        SparkSession.builder.master("local[2]").appName("vigie-tests")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .getOrCreate()
-    )
-    yield session
-    session.stop()
+    with local_spark("vigie-tests") as session:
+        yield session
 
 
 def test_warehouse_spark_reads_the_lake_with_same_results(tmp_path: Path, spark: Any) -> None:
