@@ -19,7 +19,7 @@ from vigie.privacy.pseudonym import Pseudonymizer
 from vigie.referential.directory import Directory, load_ldap, load_ldif
 from vigie.warehouse.lake import Lake
 
-__all__ = ["PEOPLE_COLUMNS", "load_people", "snapshot_directory"]
+__all__ = ["PEOPLE_COLUMNS", "load_people", "read_snapshot", "write_snapshot"]
 
 PEOPLE_COLUMNS = (
     "user_pseudo", "population", "affiliations", "structure", "structure_label",
@@ -49,14 +49,21 @@ def read_directory(config: Config) -> Directory:
     )
 
 
-def snapshot_directory(
-    config: Config, lake: Lake, con: duckdb.DuckDBPyConnection, pseudonymizer: Pseudonymizer,
-    *, on: date,
+def read_snapshot(config: Config, pseudonymizer: Pseudonymizer) -> tuple[pa.Table, pa.Table]:
+    """Today's people (`read_directory`) and their pseudonyms: the slow part of a snapshot
+    (seconds for a large LDIF), which reads nothing of the lake and can run while the first
+    chunks of logs are parsed."""
+    people = read_directory(config).people
+    return people, pseudonymizer.table(people.column("uid").combine_chunks())
+
+
+def write_snapshot(
+    config: Config, lake: Lake, con: duckdb.DuckDBPyConnection,
+    read: tuple[pa.Table, pa.Table], *, on: date,
 ) -> int:
-    """Stores today's directory as a pseudonymous snapshot (replacing one of the same day)."""
-    directory = read_directory(config)
-    people = directory.people
-    pseudo = pseudonymizer.table(people.column("uid").combine_chunks())
+    """Stores the directory `read_snapshot` gave as the pseudonymous snapshot of day `on`
+    (replacing one of the same day); returns its number of people."""
+    people, pseudo = read
     labels = config.directory.structure_labels if config.directory else {}
     con.register("_people_raw", people)
     con.register("_people_pseudo", pseudo)

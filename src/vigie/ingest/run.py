@@ -82,13 +82,20 @@ class SourceRun:
     timezone: str
     _local: threading.local = field(default_factory=threading.local)
 
-    def _worker(self) -> tuple[duckdb.DuckDBPyConnection, Enricher]:
-        worker: tuple[duckdb.DuckDBPyConnection, Enricher] | None = getattr(
-            self._local, "worker", None)
-        if worker is None:
-            cursor = self.con.cursor()
-            worker = self._local.worker = (cursor, self.make_enricher(cursor))
-        return worker
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        """This thread's cursor on the run's connection."""
+        cursor: duckdb.DuckDBPyConnection | None = getattr(self._local, "cursor", None)
+        if cursor is None:
+            cursor = self._local.cursor = self.con.cursor()
+        return cursor
+
+    def _enricher(self, cursor: duckdb.DuckDBPyConnection) -> Enricher:
+        """This thread's enricher, made once the chunk is parsed: the first one may wait for
+        the run's directory snapshot, read meanwhile (`vigie.ingest.pipeline`)."""
+        enricher: Enricher | None = getattr(self._local, "enricher", None)
+        if enricher is None:
+            enricher = self._local.enricher = self.make_enricher(cursor)
+        return enricher
 
     def _write_partitions(self, events: pa.Table, tx: Transaction) -> None:
         """Writes the chunk's events and its daily rows, one file per (service, month).
@@ -111,14 +118,14 @@ class SourceRun:
         `origin` names where the lines come from in the quarantine (a file, a database);
         `reference` is when it was last written (the year of formats that have none).
         """
-        con, enricher = self._worker()
+        con = self._cursor()
         con.register("raw_lines", lines)
         parsed = self.compiled.parse(con, "raw_lines", timezone=self.timezone,
                                      reference=reference)
         bad = parsed.num_rows - parsed.column("_reason").null_count
         rows = parsed.num_rows - bad
         if rows:
-            self._write_partitions(enricher.events(
+            self._write_partitions(self._enricher(con).events(
                 parsed, service=self.service_sql, source=self.source.name,
                 format_name=self.spec.name,
             ), tx)

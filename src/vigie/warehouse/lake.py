@@ -23,6 +23,7 @@ import json
 import os
 import shutil
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -121,7 +122,11 @@ class Lake:
                 f"another vigie process is writing to the lake {root} (an ingestion or an "
                 "export); wait for it to finish"
             ) from None
-        self._db = sqlite3.connect(self.meta / "catalogue.sqlite", isolation_level=None)
+        # Any thread of the writer may commit (the first chunk of a run writes the directory
+        # snapshot, see `vigie.ingest.pipeline`); commits take turns on `_commits`.
+        self._db = sqlite3.connect(self.meta / "catalogue.sqlite", isolation_level=None,
+                                   check_same_thread=False)
+        self._commits = threading.Lock()
         self._db.executescript(_SCHEMA)
         self.recover()
 
@@ -184,12 +189,13 @@ class Lake:
         }
         journal = self.meta / "journal" / f"{tx.id}.json"
         temporary = journal.with_suffix(".tmp")
-        with temporary.open("w", encoding="utf-8") as out:
-            json.dump(entry, out)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, journal)  # the commit point
-        self._apply(journal)
+        with self._commits:
+            with temporary.open("w", encoding="utf-8") as out:
+                json.dump(entry, out)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temporary, journal)  # the commit point
+            self._apply(journal)
 
     def _apply(self, journal: Path) -> None:
         entry = json.loads(journal.read_text(encoding="utf-8"))
