@@ -108,6 +108,8 @@ def test_indicators_catalogue_missing_companion_and_folder(tmp_path: Path) -> No
     (META + '[[measures]]\ncolumn = "rate"\nkind = "ratio"\n'
      'label = { fr = "Taux", en = "Rate" }\n', "needs 'numerator' and 'denominator'"),
     (META.replace('column = "users"', 'column = "users_suppressed"'), "reserved"),
+    (META.replace('unit = "people"', 'unit = "people"\ncoverage = { fr = "a", en = "b" }'),
+     "coverage: only for an indicator without the period filter"),
     ("id = ", "not valid TOML"),
 ])
 def test_indicators_catalogue_metadata_errors_name_file_and_key(meta: str, message: str) -> None:
@@ -144,3 +146,4 @@ def test_indicators_sqltext_ignores_strings_and_comments() -> None:
     assert parameters(sql) == {"yes"}
     assert substitute(sql, lambda name: "42").endswith("a = 42 AND b = 'it''s $no'")
     assert split_statements("SELECT ';'; -- end") == ["SELECT ';'"]
+

@@ -294,6 +294,10 @@ def test_report_chosen_dashboards_in_order(demo: tuple[Config, Path], tmp_path: 
     assert "overview-1" not in page.tables
     # The quarantine has no period filter: the report says it covers everything.
     assert "Cet indicateur ne se filtre pas par période" in text
+    overlay = _visible(_parse(write_report(
+        demo[0], tmp_path / "t.html", today=END, period="2026-03-16..2026-03-20",
+        dashboards=["trends"]).read_text(encoding="utf-8")))
+    assert "il compare toujours la dernière année universitaire du lac" in overlay
 
 
 def test_report_for_a_structure_publishes_what_its_manager_sees(

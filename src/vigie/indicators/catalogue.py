@@ -122,6 +122,9 @@ class IndicatorMeta(_Strict):
         default=(), description="dimensions whose NULL rows total the other rows of their group")
     chart: Chart
     unit: Unit
+    #: What an indicator without a period filter covers, when it is not all the data of the
+    #: lake (said in reports, whose period it does not follow).
+    coverage: Text | None = None
 
     @model_validator(mode="after")
     def _columns(self) -> IndicatorMeta:
@@ -155,6 +158,9 @@ class IndicatorMeta(_Strict):
         for name in self.totals:
             if name not in self.dimensions:
                 raise ValueError(f"totals: {name!r} is not a dimension of this indicator")
+        if self.coverage is not None and "period" in self.filters:
+            raise ValueError("coverage: only for an indicator without the period filter (the "
+                             "period says what the others cover)")
         return self
 
 

@@ -375,7 +375,8 @@ def _panel(ctx: _Context, board: Dashboard, panel: Panel, anchor: str) -> dict[s
             else {"text": _label(c, row[c], lang), "num": False, "suppressed": False}
             for c in columns])
     n = len(rows)
-    notes = [] if "period" in meta.filters else [_w("no_period", lang)]
+    notes = ([] if "period" in meta.filters
+             else [getattr(meta.coverage, lang) if meta.coverage else _w("no_period", lang)])
     if n > MAX_TABLE_ROWS:
         notes.append(_w("truncated", lang).format(shown=MAX_TABLE_ROWS, n=n))
     return {
