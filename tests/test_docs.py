@@ -9,13 +9,14 @@ from typer.testing import CliRunner
 
 from vigie import config
 from vigie.cli import app
+from vigie.sources.spec import FormatSpec
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 
 def models() -> list[type[BaseModel]]:
     return [config.VigieConfig, config.DirectoryConfig, config.LdapConfig, config.SourceConfig,
-            config.RouteConfig, config.MoodleDatabaseConfig, config.FormatSpec,
+            config.RouteConfig, config.MoodleDatabaseConfig, FormatSpec,
             config.IndicatorsConfig, config.WebConfig, config.GroupRoleConfig, config.Config]
 
 

@@ -161,7 +161,8 @@ def test_indicators_privacy_totals_withhold_the_next_smallest_part() -> None:
 
     indicator = parse_indicator(TOTALS_META, TOTALS_SQL, "segments.toml", stem="segments")
     # Without secondary suppression, 55 - 12 - 40 would give back the withheld 3.
-    cells = {("ent", "a"): 3, ("ent", "b"): 12, ("ent", "c"): 40, ("ent", None): 55}
+    cells: dict[tuple[str | None, str | None], int] = {
+        ("ent", "a"): 3, ("ent", "b"): 12, ("ent", "c"): 40, ("ent", None): 55}
     out = suppress(_segments(cells), indicator, k=5)
     assert _withheld(out) == {("ent", "a"), ("ent", "b")}
     rows = {r["population"]: r for r in out.to_pylist()}

@@ -7,6 +7,7 @@ import re
 import shutil
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -55,7 +56,7 @@ def run(config: Path, on: date | None = None) -> RunReport:
     return ingest(load_config(config), secret=SECRET, snapshot_date=on)
 
 
-def events(config: Path, sql: str = "SELECT count(*) FROM events") -> list[tuple]:
+def events(config: Path, sql: str = "SELECT count(*) FROM events") -> list[tuple[Any, ...]]:
     return connect(load_config(config).lake_path).sql(sql).fetchall()
 
 

@@ -433,11 +433,13 @@ def test_statement_without_timestamp_gets_stored_and_version_10_is_accepted(
 def test_authority_group_must_be_anonymous_with_two_members(
     client: TestClient, writer: dict[str, str]
 ) -> None:
-    def with_authority(authority: dict) -> int:
+    def with_authority(authority: dict[str, Any]) -> int:
         statement = {"actor": {"mbox": "mailto:a@example.org"},
                      "verb": {"id": "http://adlnet.gov/expapi/verbs/experienced"},
                      "object": {"id": "http://example.org/activity/1"}, "authority": authority}
-        return client.post("/xAPI/statements", json=statement, headers=writer).status_code
+        status: int = client.post("/xAPI/statements", json=statement,
+                                  headers=writer).status_code
+        return status
 
     member = {"mbox": "mailto:app@example.org"}
     other = {"account": {"homePage": "https://lms.example.org", "name": "u1"}}

@@ -12,7 +12,7 @@ from tests.lrs import statements as s
 from tests.lrs.conftest import VERSION, LrsBackend, basic
 from vigie.lrs import auth
 from vigie.lrs.auth import Authenticator, Unauthorized
-from vigie.lrs.tenants import TenantRegistry, hash_secret, verify_secret
+from vigie.lrs.tenants import Credential, TenantRegistry, hash_secret, verify_secret
 
 URL = "/xAPI/statements"
 
@@ -160,7 +160,12 @@ def test_recently_verified_credentials_skip_the_registry(
     assert authenticator.authenticate(header).key == credential.key
     reads: list[str] = []
     real = registry.credential
-    monkeypatch.setattr(registry, "credential", lambda key: reads.append(key) or real(key))
+
+    def counted(key: str) -> Credential | None:
+        reads.append(key)
+        return real(key)
+
+    monkeypatch.setattr(registry, "credential", counted)
     found = authenticator.recent(header)
     if backend.name == "sqlite":
         assert found is not None and found.key == credential.key and reads == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from fastapi.testclient import TestClient
 
@@ -19,8 +20,10 @@ SECRET = b"test-secret-0123456789abcdef"
 COURSE = "https://moodle.univ-demo.fr/course/view.php?id=7"
 
 
-def moodle_statement(name: str, verb: str, module: int, score: float | None = None) -> dict:
-    statement: dict = {
+def moodle_statement(
+    name: str, verb: str, module: int, score: float | None = None
+) -> dict[str, Any]:
+    statement: dict[str, Any] = {
         "actor": {"account": {"homePage": "https://moodle.univ-demo.fr", "name": name}},
         "verb": {"id": f"http://adlnet.gov/expapi/verbs/{verb}"},
         "object": {"id": f"https://moodle.univ-demo.fr/mod/quiz/view.php?id={module}"},

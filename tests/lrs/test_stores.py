@@ -235,14 +235,16 @@ def rows_of(backend: LrsBackend, tenant: str, sql: str, params: list[Any]) -> li
         with sqlite3.connect(backend.root / "statements" / f"{tenant}.sqlite") as db:
             return db.execute(sql.format(p=""), params).fetchall()
     with backend.server.connect() as conn:
-        return conn.execute(sql.format(p=f'"lrs_{tenant}".').replace("?", "%s"),
-                            params).fetchall()
+        rows: list[Any] = conn.execute(sql.format(p=f'"lrs_{tenant}".').replace("?", "%s"),
+                                       params).fetchall()
+        return rows
 
 
 def reference_ids(backend: LrsBackend, query: StatementQuery) -> list[str]:
     """The ids a query must find, by the plainest SQL: a membership test per filter, a
     comparison of `stored` per statement (what `page_sql` computed before it walked indexes)."""
-    where, params = ["s.voided = ?"], [False]
+    where: list[str] = ["s.voided = ?"]
+    params: list[str | bool] = [False]
     for kind, value, related in (
         ("agent", query.agent, query.related_agents), ("verb", query.verb, True),
         ("activity", query.activity, query.related_activities),
@@ -331,14 +333,15 @@ def test_page_plans_walk_indexes_without_sorting(stores: Backend, backend: LrsBa
     B-TREE`): a page of a 10-million-statement store reads about `limit` index entries."""
     stores.statements.insert([s.viewed(1)], tenant="caen")
     agent = agent_key(s.learner(1))
-    for filters in [
+    cases: list[dict[str, Any]] = [
         {}, {"verb": VOIDED}, {"agent": agent}, {"agent": agent, "related_agents": True},
         {"activity": "http://x.example/a", "related_activities": True, "verb": VOIDED},
         {"agent": agent, "related_agents": True, "activity": "http://x.example/a",
          "related_activities": True, "registration": str(uuid.uuid4())},
         {"since": "2026-01-01T00:00:00.000000Z", "until": "2027-01-01T00:00:00.000000Z"},
         {"verb": VOIDED, "since": "2026-01-01T00:00:00.000000Z", "authority": agent},
-    ]:
+    ]
+    for filters in cases:
         for ascending in (False, True):
             query = StatementQuery(ascending=ascending, after=5, bound=10, **filters)
             sql, params = page_sql(query, limit=100)

@@ -31,8 +31,8 @@ AGENT_PROFILE = "/xAPI/agents/profile"
 ACTIVITY = f"{s.MOODLE}/mod/quiz/view.php?id=7"
 AGENT = json.dumps({"objectType": "Agent", "mbox": "mailto:etudiant@unicaen.example"})
 PLAYER = {"objectType": "Agent", "mbox": "mailto:player-1@example.com"}
-TEAM = {"objectType": "Group", "mbox": "mailto:team-1@example.com",
-        "member": [{"objectType": "Agent", "mbox": "mailto:player-2@example.com"}]}
+TEAM: dict[str, Any] = {"objectType": "Group", "mbox": "mailto:team-1@example.com",
+                        "member": [{"objectType": "Agent", "mbox": "mailto:player-2@example.com"}]}
 POSITION = "https://example.com/xapi/activity-types/position/quarterback"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -15,7 +16,9 @@ from vigie.sources.spec import FormatSpec, available_formats, builtin_formats
 REFERENCE = datetime(2026, 1, 10, tzinfo=UTC)
 
 
-def parse(spec: FormatSpec, lines: list[str | None], reference: datetime = REFERENCE) -> list[dict]:
+def parse(
+    spec: FormatSpec, lines: list[str | None], reference: datetime = REFERENCE
+) -> list[dict[str, Any]]:
     con = duckdb.connect()
     con.register("raw", pa.table({
         "line_no": pa.array(range(1, len(lines) + 1), pa.int64()),
@@ -23,7 +26,8 @@ def parse(spec: FormatSpec, lines: list[str | None], reference: datetime = REFER
         "line": pa.array(lines, pa.string()),
     }))
     parsed = compile_format(spec).parse(con, "raw", timezone="Europe/Paris", reference=reference)
-    return parsed.sort_by("line_no").to_pylist()
+    rows: list[dict[str, Any]] = parsed.sort_by("line_no").to_pylist()
+    return rows
 
 
 def test_sources_compile_template_regex_stops_at_next_literal() -> None:

@@ -97,7 +97,8 @@ def parse(
         "line": pa.array(list(lines), pa.string()),
     }))
     parsed = compile_format(spec).parse(con, "raw", timezone=timezone, reference=reference)
-    return parsed.sort_by("line_no").to_pylist()
+    rows: list[dict[str, Any]] = parsed.sort_by("line_no").to_pylist()
+    return rows
 
 
 def sample(name: str) -> list[str]:

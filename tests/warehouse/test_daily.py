@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 from tests.ingest.test_pipeline import CAS, ENT, events, run, setup
 from vigie.warehouse.daily import DAILY_KEYS
 
 
-def differences(config: Path) -> list[tuple]:
+def differences(config: Path) -> list[tuple[Any, ...]]:
     """Rows of either side missing from the other (daily re-summed vs events counted)."""
     keys = ", ".join(DAILY_KEYS)
     daily = f"SELECT {keys}, service, month, sum(events) AS n FROM daily GROUP BY ALL"
