@@ -14,7 +14,7 @@ from vigie.warehouse.query import connect
 
 CATALOGUE = builtin_indicators()
 ALL = frozenset({"last_seen", "last_seen_hours", "daily_events", "service_days",
-                 "service_hours", "service_weeks"})
+                 "service_hours", "service_weeks", "source_hours"})
 LAST_DAY = date(2026, 11, 11)  # of the small lake
 COMPACTED = Plan(ALL, LAST_DAY)
 

@@ -17,6 +17,9 @@ indicators need, exactly (no sampling, no approximate counts):
   row whatever months it spans, so the weekly trend reads 50 rows a year instead of counting
   the people of tens of millions of daily rows; compaction recomputes the weeks that meet a
   month with new rows.
+* `source_hours`: events per source, format, day and local hour, with the first and last
+  instants (`ts`) among them: the collection's health reads the first event of a day and each
+  source's last event from it, where the events table costs a listing of all its files.
 
 Compaction (`vigie.warehouse.compact`) folds the files each ingestion writes (`part-*`) into the
 summaries, one file per service. A summary is exact only while every file of its source table
@@ -124,4 +127,7 @@ SUMMARIES = (
     Summary("service_weeks", "daily", ("week_start",),
             (("users", "count(DISTINCT user_pseudo)", None),), order=("week_start",),
             derived=(("week_start", WEEK_START),), window=_WEEKS),
+    Summary("source_hours", "events", ("month", "day", "hour", "source", "format"),
+            (("events", "count(*)", "sum(events)"), ("first_ts", "min(ts)", "min(first_ts)"),
+             ("last_ts", "max(ts)", "max(last_ts)")), order=("day",)),
 )

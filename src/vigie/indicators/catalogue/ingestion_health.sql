@@ -23,10 +23,12 @@ WITH lake AS (
   FROM source_days d CROSS JOIN lake l
   WHERE d.day >= l.last_day - 29
 ), bounds AS (
-  -- One scalar subquery per day: each day's condition then reaches the files, and only those
-  -- two days of events are read.
-  SELECT (SELECT min(ts) FROM events WHERE day = (SELECT recent_day FROM starts)) AS recent_from,
-         (SELECT min(ts) FROM events WHERE day = (SELECT usual_day FROM starts)) AS usual_from
+  -- The lake's first event of each window's first day, from the summary of the events per
+  -- source and hour (`events` itself costs a listing of every file of the lake).
+  SELECT min(CASE WHEN h.day = s.recent_day THEN h.first_ts END) AS recent_from,
+         min(CASE WHEN h.day = s.usual_day THEN h.first_ts END) AS usual_from
+  FROM source_hours h CROSS JOIN starts s
+  WHERE h.day = s.recent_day OR h.day = s.usual_day
 ), windows AS (
   SELECT d.source,
          sum(CASE WHEN d.day >= l.last_day - 1 THEN d.events ELSE 0 END) AS recent_events,
@@ -46,18 +48,18 @@ WITH lake AS (
   SELECT source, max(day) AS last_day FROM source_days GROUP BY source
 ), last_events AS (
   -- The local time of each source's last event: its local day and hour from the lake, the
-  -- minutes from the instant (the same in every time zone a whole number of hours away).
-  SELECT e.source,
-         max_by(e.format, e.ts) AS format,
-         max_by(concat(CAST(e.day AS STRING), ' ', lpad(CAST(e.hour AS STRING), 2, '0'), ':',
-                       lpad(CAST(minute(e.ts) AS STRING), 2, '0')), e.ts) AS last_event
-  FROM events e
-  JOIN last_days d ON e.source = d.source AND e.day = d.last_day
-  GROUP BY e.source
+  -- minutes from the instant (the same in every time zone a whole number of hours away); the
+  -- last instant of each hour is that of its last event.
+  SELECT h.source,
+         max_by(h.format, h.last_ts) AS format,
+         max_by(concat(CAST(h.day AS STRING), ' ', lpad(CAST(h.hour AS STRING), 2, '0'), ':',
+                       lpad(CAST(minute(h.last_ts) AS STRING), 2, '0')), h.last_ts) AS last_event
+  FROM source_hours h
+  JOIN last_days d ON h.source = d.source AND h.day = d.last_day
+  GROUP BY h.source
 ), sources AS (
-  -- From `quarantine` itself: Spark 4.3 fails (a ClassCastException) when `quarantined`,
-  -- whose bounds are scalar subqueries, is read twice.
-  SELECT source FROM last_days UNION SELECT source FROM quarantine
+  -- `quarantined` has every source of `quarantine` (`bounds` is one row): read once.
+  SELECT source FROM last_days UNION SELECT source FROM quarantined
 ), counts AS (
   SELECT
     s.source,
