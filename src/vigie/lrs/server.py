@@ -43,6 +43,12 @@ __all__ = ["SETTINGS_ENV", "ServeSettings", "serve", "worker_app"]
 
 #: The environment variable carrying `ServeSettings` to worker processes (JSON).
 SETTINGS_ENV = "VIGIE_LRS_SERVE_SETTINGS"
+#: How long uvicorn's supervisor waits for a worker to answer its health check before killing
+#: and replacing it (uvicorn's default: 5 s). A worker validating a large batch on a machine
+#: whose cores are all busy can be seconds late without being stuck, and killing it resets
+#: every connection it serves (requests already acknowledged stay stored, the others are lost
+#: to their clients); a worker really hung is still replaced.
+WORKER_HEALTHCHECK_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -105,4 +111,5 @@ def serve(settings: ServeSettings, *, host: str, port: int, workers: int = 1) ->
     settings.open()[1].close()  # fail here, once, rather than in every worker
     os.environ[SETTINGS_ENV] = json.dumps(asdict(settings))
     uvicorn.run(f"{__name__}:worker_app", factory=True, workers=workers,
+                timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
                 **options)  # type: ignore[arg-type]
