@@ -62,6 +62,14 @@ QUARANTINED = [
     ("helpdesk", datetime(2026, 11, 12, 2, tzinfo=UTC), 6),
     ("ade", datetime(2026, 11, 11, 3, tzinfo=UTC), 4),
 ]
+#: Lines written by a vigie that records the day they stood among (`near_day`): webmail's
+#: logs since October read for the first time on L, a backfill; its bad lines belong to the
+#: days around them (3 in the usual window, 2 before it), not to the day they were read.
+#: (source, quarantined at, lines, near_day)
+QUARANTINED_NEAR = [
+    ("webmail", datetime(2026, 11, 11, 3, tzinfo=UTC), 3, date(2026, 10, 20)),
+    ("webmail", datetime(2026, 11, 11, 3, tzinfo=UTC), 2, date(2026, 10, 5)),
+]
 
 
 def _event(source: str, day: date, hour: int, minute: int) -> dict[str, Any]:
@@ -105,6 +113,14 @@ def build_health_lake(lake: Path) -> Path:
         folder.mkdir(parents=True)
         pq.write_table(pa.Table.from_pylist(part, schema=QUARANTINE_SCHEMA),
                        folder / "part-0.parquet")
+    near = QUARANTINE_SCHEMA.append(pa.field("near_day", pa.date32()))
+    for source, at, count, day in QUARANTINED_NEAR:
+        folder = lake / "quarantine" / f"source={source}"
+        folder.mkdir(parents=True, exist_ok=True)
+        rows = [{"file": f"{source}.log", "line_no": n, "byte_offset": 0, "reason": "x",
+                 "format": SOURCES[source][1], "quarantined_at": at, "near_day": day}
+                for n in range(count)]
+        pq.write_table(pa.Table.from_pylist(rows, schema=near), folder / f"part-{day}.parquet")
     return lake
 
 
@@ -142,7 +158,8 @@ EXPECTED_HEALTH = [
     health("helpdesk", "apache_combined", "2026-11-11 17:45", "failures_rising", 0, (26, 6),
            (282, 2)),
     health("moodle", "moodle_logstore", "2026-11-09 10:00", "ok", 2, (0, 0), (280, 0)),
-    health("webmail", "apache_combined", "2026-11-08 10:00", "late", 3, (0, 0), (270, 0)),
+    # A backfill: its bad lines read on L count among the days they stood, not as recent.
+    health("webmail", "apache_combined", "2026-11-08 10:00", "late", 3, (0, 0), (273, 3)),
 ]
 
 

@@ -9,11 +9,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 
 from tests.conftest import AGIMUS, write_config
 from vigie.config import load_config
 from vigie.ingest.pipeline import RunReport, ingest
+from vigie.ingest.run import near_days
 from vigie.warehouse.query import connect
 
 SECRET = b"test-secret-0123456789abcdef"
@@ -143,6 +145,19 @@ def test_ingest_pipeline_bad_lines_are_quarantined_with_file_line_and_reason(
     assert rows[0][2] == "does not match format cas_servicestats"
     assert rows[1][2].startswith("not valid UTF-8")
     assert rows[2][2].startswith("unreadable time")
+    # Each bad line is dated by the readable lines around it (the sample's day, 25 Sept 2015).
+    assert events(config, "SELECT DISTINCT near_day FROM quarantine") == [(date(2015, 9, 25),)]
+
+
+def test_ingest_near_days_fill_bad_lines_from_the_readable_ones_around_them() -> None:
+    """Out of line order on purpose: a bad line takes the day of the closest readable line
+    before it in the log; the lines before the first readable one take its day."""
+    d1, d2 = date(2026, 9, 1), date(2026, 9, 2)
+    parsed = pa.table({"line_no": [5, 1, 2, 4, 3, 6],
+                       "_day": pa.array([None, None, d1, d2, None, None], pa.date32())})
+    assert near_days(parsed).to_pylist() == [d2, d1, d1, d2, d1, d2]
+    none = pa.table({"line_no": [1, 2], "_day": pa.array([None, None], pa.date32())})
+    assert near_days(none).to_pylist() == [None, None]
 
 
 def test_ingest_pipeline_unreadable_file_does_not_stop_the_others(tmp_path: Path) -> None:

@@ -37,7 +37,7 @@ _OPTIONAL_VIEWS = {
     "quarantine": (
         "SELECT NULL::VARCHAR AS file, NULL::BIGINT AS line_no, NULL::BIGINT AS byte_offset, "
         "NULL::VARCHAR AS reason, NULL::VARCHAR AS format, NULL::TIMESTAMPTZ AS quarantined_at, "
-        "NULL::VARCHAR AS source WHERE false"
+        "NULL::DATE AS near_day, NULL::VARCHAR AS source WHERE false"
     ),
 }
 

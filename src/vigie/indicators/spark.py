@@ -53,7 +53,7 @@ _EMPTY = {
         "SELECT CAST(NULL AS STRING) AS file, CAST(NULL AS BIGINT) AS line_no, "
         "CAST(NULL AS BIGINT) AS byte_offset, CAST(NULL AS STRING) AS reason, "
         "CAST(NULL AS STRING) AS format, CAST(NULL AS TIMESTAMP) AS quarantined_at, "
-        "CAST(NULL AS STRING) AS source WHERE false"
+        "CAST(NULL AS DATE) AS near_day, CAST(NULL AS STRING) AS source WHERE false"
     ),
 }
 
@@ -113,9 +113,15 @@ def register_views(spark: Any, lake: Path) -> None:
         found.views["population_daily"] = population_daily_sql(_DAYS)
     for name, files in found.files.items():
         # Spark reads every Parquet file under the folder: `files.pattern`, for DuckDB.
-        frame = spark.read.option("basePath", str(files.folder)).parquet(str(files.folder))
+        # Files written by several versions of vigie are merged by column name, as on DuckDB.
+        frame = (spark.read.option("basePath", str(files.folder))
+                 .option("mergeSchema", str(files.union_by_name).lower())
+                 .parquet(str(files.folder)))
         for column, kind in files.partitions.items():
             frame = frame.withColumn(column, F.col(column).cast(_TYPES[kind]))
+        for column, kind in files.added_columns.items():
+            if column not in frame.columns:
+                frame = frame.withColumn(column, F.lit(None).cast(_TYPES[kind]))
         frame.createOrReplaceTempView(name)
     for name, select in found.views.items():
         spark.sql(select).createOrReplaceTempView(name)

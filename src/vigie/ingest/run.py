@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -130,18 +131,36 @@ class SourceRun:
                 format_name=self.spec.name,
             ), tx)
         if bad:
-            con.register("parsed", parsed)
+            con.register("parsed", parsed.append_column("_near_day", near_days(parsed)))
             folder = tx.area("quarantine") / f"source={self.source.name}"
             folder.mkdir(parents=True, exist_ok=True)
             con.execute(
                 f"COPY (SELECT {sql_str(origin)} AS file, line_no, byte_offset, "
                 f"_reason AS reason, {sql_str(self.spec.name)} AS format, "
-                "current_timestamp AS quarantined_at FROM parsed WHERE _reason IS NOT NULL "
+                "current_timestamp AS quarantined_at, _near_day AS near_day "
+                "FROM parsed WHERE _reason IS NOT NULL "
                 f"ORDER BY line_no) TO '{folder / tx.part()}' (FORMAT parquet)"
             )
             con.unregister("parsed")
         con.unregister("raw_lines")
         return int(rows), int(bad)
+
+
+def near_days(parsed: pa.Table) -> pa.Array:
+    """Each line's day, or for a line without one (a bad line) the day of the closest readable
+    line before it in the log (after it, at the start of a chunk): the days a bad line stood
+    among, so that the ingestion's health counts it with them rather than on the day it was
+    read (a first run reads months of logs). Vectorized: a forward fill of row positions."""
+    order = np.argsort(parsed.column("line_no").to_numpy(), kind="stable")
+    days = parsed.column("_day").combine_chunks().take(pa.array(order))
+    valid = days.is_valid().to_numpy(zero_copy_only=False)
+    if not valid.any():
+        return pa.nulls(parsed.num_rows, pa.date32())
+    positions = np.arange(len(valid))
+    last = np.maximum.accumulate(np.where(valid, positions, -1))
+    last[last < 0] = np.argmax(valid)  # lines before the first readable one: the next one
+    filled = days.take(pa.array(last))
+    return filled.take(pa.array(np.argsort(order, kind="stable")))
 
 
 #: Columns whose every value differs, or nearly: a dictionary would only be tried and dropped.

@@ -66,7 +66,7 @@ def ingest_export(run: SourceRun, lake: Lake, path: Path, report: FileReport,
             run.con.execute(
                 f"COPY (SELECT {sql_str(str(path))} AS file, line_no, 0::BIGINT AS byte_offset, "
                 f"reason, {sql_str(run.spec.name)} AS format, current_timestamp AS "
-                f"quarantined_at FROM _rejects) TO '{folder / tx.part()}' "
+                f"quarantined_at, NULL::DATE AS near_day FROM _rejects) TO '{folder / tx.part()}' "
                 "(FORMAT parquet)"
             ).fetchall()
             run.con.unregister("_rejects")

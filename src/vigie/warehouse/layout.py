@@ -36,6 +36,8 @@ class Files:
     pattern: str
     partitions: dict[str, PartitionType]
     union_by_name: bool = True
+    #: Columns added by a later vigie, NULL in the rows of files written before them.
+    added_columns: dict[str, PartitionType] = field(default_factory=dict)
 
 
 @dataclass
@@ -120,9 +122,11 @@ def layout(lake: Path, *, days: str) -> Layout:
         "statements": ("*/*/*.parquet", {"tenant": "text", "month": "text"}),
         "quarantine": ("*/*.parquet", {"source": "text"}),
     }
+    added: dict[str, dict[str, PartitionType]] = {"quarantine": {"near_day": "date"}}
     for name, (pattern, partitions) in tables.items():
         if has_parquet(lake / name):
-            found.files[name] = Files(lake / name, pattern, partitions)
+            found.files[name] = Files(lake / name, pattern, partitions,
+                                      added_columns=added.get(name, {}))
     if "events" not in found.files:
         return found
     if "daily" not in found.files:  # a lake from before the daily table: computed on the fly

@@ -35,10 +35,13 @@ def connect(lake: Path, *, threads: int | None = None) -> duckdb.DuckDBPyConnect
     for name, files in found.files.items():
         types = ", ".join(f"'{column}': {_TYPES[kind]}"
                           for column, kind in files.partitions.items())
+        added = ", ".join(f"NULL::{_TYPES[kind]} AS {column}"
+                          for column, kind in files.added_columns.items())
         con.execute(
             f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{files.folder}/{files.pattern}', "
             f"hive_partitioning = true, union_by_name = {str(files.union_by_name).lower()}, "
             f"hive_types = {{{types}}})"
+            + (f" UNION ALL BY NAME SELECT {added} WHERE false" if added else "")
         )
     if "events" not in found.files:
         con.execute(

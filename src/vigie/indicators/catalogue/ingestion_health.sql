@@ -6,11 +6,12 @@
 --   3 times the usual rate (the 28 days before, L-29 to L-2), or above 1 % with no line read
 --   in those 28 days: a new log format, a changed encoding.
 -- The lake does not count the lines read per day: the lines of a window are the source's
--- events in it plus its lines quarantined during it. A quarantined line has no time of its own
--- (an unreadable time is one of the reasons), only the moment it was quarantined, so a window
--- starts at the lake's first event of its first day: an instant, compared with instants, so
--- that no engine's time zone decides in which window a line falls (a line quarantined after
--- L, by the run that read L's events, is recent). The status compares products of counts,
+-- events in it plus its lines quarantined in it. A quarantined line has no time of its own
+-- (an unreadable time is one of the reasons): it falls in the window of `near_day`, the last
+-- day of the readable lines around it; without one, in the window of the moment it was
+-- quarantined, a window then starting at the lake's first event of its first day (an instant,
+-- compared with instants, so that no engine's time zone decides in which window a line falls;
+-- a line quarantined after L, by the run that read L's events, is recent). The status compares products of counts,
 -- not rates: integers, exact on both engines.
 WITH lake AS (
   SELECT min(day) AS first_day, max(day) AS last_day FROM daily_events
@@ -37,12 +38,19 @@ WITH lake AS (
   WHERE d.day >= l.last_day - 29
   GROUP BY d.source
 ), quarantined AS (
+  -- A bad line belongs to the window of the days it stood among in its log (`near_day`, the
+  -- last day of the readable lines of its chunk), so that a first run reading months of logs
+  -- does not count all its bad lines as recent; a line without one (a chunk with no readable
+  -- line, a lake written before `near_day`) to the window of the moment it was quarantined.
   SELECT q.source,
-         count(CASE WHEN q.quarantined_at >= b.recent_from THEN 1 END) AS recent_quarantined,
-         count(CASE WHEN q.quarantined_at >= b.usual_from AND q.quarantined_at < b.recent_from
+         count(CASE WHEN q.near_day IS NULL AND q.quarantined_at >= b.recent_from
+                      OR q.near_day >= l.last_day - 1 THEN 1 END) AS recent_quarantined,
+         count(CASE WHEN q.near_day IS NULL AND q.quarantined_at >= b.usual_from
+                         AND q.quarantined_at < b.recent_from
+                      OR q.near_day >= l.last_day - 29 AND q.near_day < l.last_day - 1
                     THEN 1 END) AS usual_quarantined,
          max(q.format) AS format
-  FROM quarantine q CROSS JOIN bounds b
+  FROM quarantine q CROSS JOIN bounds b CROSS JOIN lake l
   GROUP BY q.source
 ), last_days AS (
   SELECT source, max(day) AS last_day FROM source_days GROUP BY source
