@@ -151,16 +151,19 @@ def near_days(parsed: pa.Table) -> pa.Array:
     line before it in the log (after it, at the start of a chunk): the days a bad line stood
     among, so that the ingestion's health counts it with them rather than on the day it was
     read (a first run reads months of logs). Vectorized: a forward fill of row positions."""
-    order = np.argsort(parsed.column("line_no").to_numpy(), kind="stable")
-    days = parsed.column("_day").combine_chunks().take(pa.array(order))
+    line_no = parsed.column("line_no").to_numpy()
+    days = parsed.column("_day").combine_chunks()
+    in_order = bool(np.all(line_no[1:] > line_no[:-1]))  # as parsing leaves them: no sort
+    order = None if in_order else np.argsort(line_no, kind="stable")
+    if order is not None:
+        days = days.take(pa.array(order))
     valid = days.is_valid().to_numpy(zero_copy_only=False)
     if not valid.any():
         return pa.nulls(parsed.num_rows, pa.date32())
-    positions = np.arange(len(valid))
-    last = np.maximum.accumulate(np.where(valid, positions, -1))
+    last = np.maximum.accumulate(np.where(valid, np.arange(len(valid)), -1))
     last[last < 0] = np.argmax(valid)  # lines before the first readable one: the next one
     filled = days.take(pa.array(last))
-    return filled.take(pa.array(np.argsort(order, kind="stable")))
+    return filled if order is None else filled.take(pa.array(np.argsort(order, kind="stable")))
 
 
 #: Columns whose every value differs, or nearly: a dictionary would only be tried and dropped.
