@@ -61,6 +61,7 @@ from typing import Any
 import httpx
 
 from vigie.lrs.backend import open_backend
+from vigie.lrs.loadgen import wait_until_up
 from vigie.lrs.validation import validate_statements
 
 VERBS = ["http://adlnet.gov/expapi/verbs/experienced", "http://adlnet.gov/expapi/verbs/completed",
@@ -258,19 +259,6 @@ class Server:
         return total / os.sysconf("SC_CLK_TCK")
 
 
-def wait_until_up(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            break
-        try:
-            httpx.get(f"{base}/about", timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise SystemExit(f"the server did not start; its log ({log}):\n{log.read_text()[-2000:]}")
-
-
 @contextmanager
 def running(command: list[str], base: str, log: Path, env: dict[str, str] | None = None,
             ) -> Iterator[int]:
@@ -279,7 +267,9 @@ def running(command: list[str], base: str, log: Path, env: dict[str, str] | None
         process = subprocess.Popen(command, stdout=out, stderr=out,
                                    env={**os.environ, **(env or {})})
     try:
-        wait_until_up(base, process, log)
+        if not wait_until_up(base, process, 60):
+            raise SystemExit(
+                f"the server did not start; its log ({log}):\n{log.read_text()[-2000:]}")
         yield process.pid
     finally:
         process.terminate()

@@ -39,7 +39,7 @@ import pytest
 
 from tests.lrs.conftest import BACKENDS, LrsBackend
 from tests.postgres import Postgres
-from vigie.lrs.loadgen import Load, all_ids, client_loop, statement
+from vigie.lrs.loadgen import Load, all_ids, client_loop, statement, wait_until_up
 
 VERSION = {"X-Experience-API-Version": "1.0.3"}
 MAX_BODY_MB = 1
@@ -78,16 +78,8 @@ class Server:
             stdout=subprocess.DEVNULL, stderr=log, env={**os.environ, **self.storage.env()},
         )
         log.close()
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                break
-            try:
-                httpx.get(f"{self.base}/about", timeout=1)
-                return
-            except httpx.TransportError:
-                time.sleep(0.05)
-        raise AssertionError(f"the server did not start:\n{self.log()}")
+        if not wait_until_up(self.base, self.process, 20):
+            raise AssertionError(f"the server did not start:\n{self.log()}")
 
     def log(self) -> str:
         return "".join(p.read_text(errors="replace") for p in self.root.glob("server-*.log"))

@@ -31,7 +31,7 @@ from vigie.referential.network import ZonePlan
 from vigie.sources.compile import compile_format
 from vigie.sources.reader import discover
 from vigie.sources.spec import available_formats, resolve
-from vigie.warehouse.compact import CompactReport, compact
+from vigie.warehouse.compact import CompactReport, compact, shift_month
 from vigie.warehouse.lake import Lake
 
 __all__ = ["FileReport", "RunReport", "compact_lake", "ingest", "oldest_month"]
@@ -43,8 +43,7 @@ def oldest_month(config: Config) -> str | None:
     if months is None:
         return None
     today = datetime.now(ZoneInfo(config.vigie.timezone)).date()
-    index = today.year * 12 + today.month - 1 - months
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+    return shift_month(f"{today:%Y-%m}", -months)
 
 
 def compact_lake(config: Config) -> CompactReport:

@@ -8,6 +8,7 @@ with the ids acknowledged (nothing lost, nothing doubled).
 from __future__ import annotations
 
 import random
+import subprocess
 import threading
 import time
 import uuid
@@ -16,7 +17,7 @@ from typing import Any
 
 import httpx
 
-__all__ = ["Load", "all_ids", "client_loop", "statement"]
+__all__ = ["Load", "all_ids", "client_loop", "statement", "wait_until_up"]
 
 
 def statement(n: int, statement_id: str | None = None) -> dict[str, Any]:
@@ -105,3 +106,16 @@ def all_ids(base: str, headers: dict[str, str]) -> list[str]:
             if not page["more"]:
                 return ids
             response = http.get(f"{origin}{page['more']}")
+
+
+def wait_until_up(base: str, process: subprocess.Popen[bytes], seconds: float) -> bool:
+    """Whether the LRS `process` started answers `base`/about within `seconds` (False when it
+    exits first or stays silent): a benchmark or a test then shows its log."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            httpx.get(f"{base}/about", timeout=1)
+            return True
+        except httpx.TransportError:
+            time.sleep(0.05)
+    return False

@@ -23,7 +23,7 @@ import duckdb
 from vigie.warehouse.lake import Lake, Transaction
 from vigie.warehouse.summaries import SUMMARIES, Summary
 
-__all__ = ["FOLDED_PREFIX", "NEW_PREFIX", "CompactReport", "compact", "unfolded"]
+__all__ = ["FOLDED_PREFIX", "NEW_PREFIX", "CompactReport", "compact", "shift_month", "unfolded"]
 
 #: Files written by ingestion, not yet in the summaries.
 NEW_PREFIX = "part-"
@@ -82,8 +82,8 @@ def _rows(summary: Summary, root: Path, service: str, old: Sequence[Path],
     month_of = "month"
     read = months
     if summary.day == "week_start":
-        months = sorted({*months, *(_shift(m, -1) for m in months)})
-        read = sorted({*months, *(_shift(m, 1) for m in months)})
+        months = sorted({*months, *(shift_month(m, -1) for m in months)})
+        read = sorted({*months, *(shift_month(m, 1) for m in months)})
         month_of = "strftime(week_start, '%Y-%m')"
     source = root / summary.source / f"service={service}"
     recomputed = ", ".join(f"'{m}'" for m in months)
@@ -100,7 +100,7 @@ def _files(source: Path, months: Sequence[str]) -> list[Path]:
     return [f for m in months for f in sorted((source / f"month={m}").glob("*.parquet"))]
 
 
-def _shift(month: str, by: int) -> str:
+def shift_month(month: str, by: int) -> str:
     """`YYYY-MM` moved by `by` months."""
     year, number = divmod(int(month[:4]) * 12 + int(month[5:7]) - 1 + by, 12)
     return f"{year:04d}-{number + 1:02d}"
