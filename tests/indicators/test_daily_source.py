@@ -27,8 +27,8 @@ def test_indicators_summaries_and_daily_table_on_disk_equal_the_events(tmp_path:
     lake = tmp_path / "lake"
     summaries = connect(lake)
     assert {r[0] for r in summaries.sql("SELECT name FROM lake_summaries").fetchall()} == {
-        "last_seen", "last_seen_hours", "daily_events", "service_days", "service_hours",
-        "service_weeks", "source_hours"}
+        "last_seen", "first_seen", "last_seen_hours", "daily_events", "service_days",
+        "service_hours", "service_weeks", "source_hours"}
     from_daily = connect(lake)
     from_daily.execute("DELETE FROM lake_summaries")  # every summary computed from `daily`
     from_events = connect(lake)

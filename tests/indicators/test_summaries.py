@@ -13,7 +13,7 @@ from vigie.indicators.filters import NO_SUMMARIES, Plan
 from vigie.warehouse.query import connect
 
 CATALOGUE = builtin_indicators()
-ALL = frozenset({"last_seen", "last_seen_hours", "daily_events", "service_days",
+ALL = frozenset({"last_seen", "first_seen", "last_seen_hours", "daily_events", "service_days",
                  "service_hours", "service_weeks", "source_hours"})
 LAST_DAY = date(2026, 11, 11)  # of the small lake
 COMPACTED = Plan(ALL, LAST_DAY)
@@ -62,8 +62,24 @@ def test_indicators_summaries_weeks_whole_whatever_the_period() -> None:
     assert "FROM service_weeks" not in sql and "CAST($start AS DATE) - 377" in sql
 
 
+def test_indicators_summaries_first_days_for_periods_of_whole_months() -> None:
+    """`first_seen` keeps a person's first day of each month: read for periods of whole
+    months (or running to the lake's last day), computed from the daily rows otherwise."""
+    for filters in (Filters(), Filters(start=date(2026, 9, 1)),
+                    Filters(start=date(2026, 9, 1), end=date(2026, 10, 31)),
+                    Filters(end=date(2026, 11, 30), structure="S1"),
+                    Filters(start=date(2026, 11, 1), end=LAST_DAY, device="desktop")):
+        assert "FROM first_seen WHERE" in expanded("launch", filters), filters
+    for filters in (Filters(start=date(2026, 9, 7)), Filters(end=date(2026, 10, 15))):
+        sql = expanded("launch", filters)
+        assert "FROM first_seen" not in sql and "FROM daily WHERE" in sql, filters
+    # Whether the period runs to the lake's last day is unknown without it.
+    assert "FROM first_seen" not in expanded("launch", Filters(end=LAST_DAY), Plan(ALL))
+
+
 FILTERS = [
     Filters(), Filters(start=date(2026, 9, 8)), Filters(end=date(2026, 9, 30)),
+    Filters(start=date(2026, 9, 1), end=date(2026, 10, 31), zone="wifi"),
     Filters(start=date(2026, 10, 1), end=LAST_DAY, service="helpdesk"),
     Filters(population="student", zone="outside"), Filters(device="desktop", etape="E1"),
 ]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
@@ -140,10 +140,11 @@ def _summary(summary: Summary, declared: Sequence[str], filters: Filters | None,
              plan: Plan) -> str:
     """`summary` of the source rows that pass the declared filters.
 
-    Read from the summary itself when it has a column for every filter set (`day`, or for
-    the period `last_day` when the period runs to the lake's last day: the people seen since
-    its start are those whose last day is on or after it); otherwise computed from the filtered
-    source rows, which gives the same rows.
+    Read from the summary itself when it has a column for every filter set and the period
+    suits it: any period for a summary by day; for `last_day`, a period running to the lake's
+    last day (the people seen since its start are those whose last day is on or after it);
+    for `first_day`, a period of whole months (see `_whole_months`). Otherwise computed from
+    the filtered source rows, which gives the same rows.
     """
     def condition(name: str) -> str:
         if name == "period" and summary.window is not None:
@@ -164,11 +165,26 @@ def _summary(summary: Summary, declared: Sequence[str], filters: Filters | None,
             if plan.last is None or (filters.end is not None and filters.end < plan.last):
                 return computed
             conditions.append("($start IS NULL OR last_day >= $start)")
+        elif name == "period" and summary.day == "first_day":
+            if not _whole_months(filters, plan.last):
+                return computed
+            conditions.append("($start IS NULL OR first_day >= $start) "
+                              "AND ($end IS NULL OR first_day <= $end)")
         elif name == "period" or name in columns:
             conditions.append(FILTER_CONDITIONS[name])
         elif name in filters.active():
             return computed
     return f"(SELECT * FROM {summary.name} WHERE {_where(conditions)})"
+
+
+def _whole_months(filters: Filters, last: date | None) -> bool:
+    """Whether the period covers each of its months whole, as far as the lake goes: it starts
+    on a first of the month (or has no start) and ends on a last of the month or on the
+    lake's last day or after. A month's first day in the period is then its first day."""
+    if filters.start is not None and filters.start.day != 1:
+        return False
+    end = filters.end
+    return end is None or (last is not None and end >= last) or (end + timedelta(days=1)).day == 1
 
 
 #: The lake's last day, asked of a connection when a plan needs it: `daily_events` has it,
@@ -182,11 +198,11 @@ def make_plan(sql: str, views: set[str], materialized: set[str],
 
     `views`: the connection's views; `materialized`: the summaries it reads from their files
     (`vigie.warehouse.layout`); `last_day`: asks it for the lake's last day, only when a
-    summary keeping last days is read.
+    summary keeping people's first or last days is read.
     """
     available = frozenset(materialized & views)
     if any(re.search(rf"\bfiltered_{s.name}\b", sql) for s in SUMMARIES
-           if s.day == "last_day" and s.name in available):
+           if s.day in ("first_day", "last_day") and s.name in available):
         return Plan(available, last_day())
     return Plan(available)
 

@@ -182,6 +182,7 @@ def compact(lake: Lake, *, oldest: str | None = None,
     services |= {p.parent.name.removeprefix("service=") for p in expired}
     services |= _missing_summaries(root)
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")  # ingestion shows its own
     if threads:
         con.execute(f"SET threads = {threads}")
     for service in sorted(services):

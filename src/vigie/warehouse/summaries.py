@@ -8,6 +8,10 @@ indicators need, exactly (no sampling, no approximate counts):
   day `d` to now are those whose `last_day >= d`, and the dashboards' periods (this academic
   year, this month, this week, everything) all end today: one row per person and segment
   instead of one per person, segment and day.
+* `first_seen`: per person, segment and month, the first day they were seen in that month. A
+  person's first day in a period of whole months (this academic year, this month, everything)
+  is the earliest of those months' rows: a launch curve reads a few rows per person, one file
+  per service, where the `daily` table holds one row per person and day in many small files.
 * `last_seen_hours`: per person, weekday and local hour, the last day: the weekly rhythm's
   distinct people, counted as rows (each key is unique once compacted).
 * `daily_events`: events per day and segment, without people.
@@ -76,9 +80,9 @@ class Summary:
 
     @property
     def day(self) -> str:
-        """Its column of days: `day`, `week_start` for weeks, or `last_day` for the summaries
-        of people's last days."""
-        return next((k for k in ("day", "week_start") if k in self.keys), "last_day")
+        """Its column of days: `day`, `week_start` for weeks, or for the summaries of people's
+        first or last days their only measure, `first_day` or `last_day`."""
+        return next((k for k in ("day", "week_start") if k in self.keys), self.measures[0][0])
 
     def select(self, relation: str) -> str:
         """The summary of the source rows in `relation` (which has `service` and `month`)."""
@@ -97,6 +101,7 @@ class Summary:
         return f"SELECT {keys}, {measures} FROM {relation} GROUP BY {keys}"
 
 
+_FIRST_DAY = (("first_day", "min(day)", "min(first_day)"),)
 _LAST_DAY = (("last_day", "max(day)", "max(last_day)"),)
 _PEOPLE = "user_pseudo IS NOT NULL"
 #: The Monday of a day's ISO week (`weekday` is 1 on Mondays).
@@ -115,6 +120,8 @@ _WEEKS = (
 SUMMARIES = (
     Summary("last_seen", "daily", ("user_pseudo", *SEGMENT), _LAST_DAY, where=_PEOPLE,
             order=("user_pseudo",)),
+    Summary("first_seen", "daily", ("month", "user_pseudo", *SEGMENT), _FIRST_DAY,
+            where=_PEOPLE, order=("user_pseudo",)),
     Summary("last_seen_hours", "events", ("user_pseudo", "weekday", "hour"), _LAST_DAY,
             where=_PEOPLE),
     Summary("daily_events", "daily", ("month", "day", *CALENDAR, *SEGMENT),

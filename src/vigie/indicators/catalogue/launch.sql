@@ -7,11 +7,12 @@
 -- its first day.
 --
 -- Days are those of the lake in the period (`daily_events`, whatever the service), so the curve
--- stays flat between two days with newcomers instead of being interpolated across them.
+-- stays flat between two days with newcomers instead of being interpolated across them. Each
+-- person's first day is the earliest of their first days of each month (`first_seen`).
 WITH firsts AS (
-  SELECT service, user_pseudo, min(day) AS first_day
-  FROM filtered_daily
-  WHERE user_pseudo IS NOT NULL AND population <> 'unknown'
+  SELECT service, user_pseudo, min(first_day) AS first_day
+  FROM filtered_first_seen
+  WHERE population <> 'unknown'
   GROUP BY service, user_pseudo
 ), newcomers AS (
   SELECT service, first_day AS day, count(*) AS users
