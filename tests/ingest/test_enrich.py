@@ -6,6 +6,7 @@ from datetime import date
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from vigie.ingest.enrich import Lookup, People, encode, gather
 from vigie.warehouse.daily import DAILY_KEYS, daily_rows, daily_sql
@@ -28,7 +29,7 @@ def people() -> People:
 
 
 def populations(found: People, pseudo: list[str | None], days: list[date]) -> list[str | None]:
-    rows = found.rows(pa.chunked_array([pa.array(pseudo, pa.string())]),
+    rows = found.rows(pc.dictionary_encode(pa.array(pseudo, pa.string())),
                       pa.chunked_array([pa.array(days, pa.date32())]))
     result: list[str | None] = gather(found.encoded["population"], rows, "unknown").to_pylist()
     return result

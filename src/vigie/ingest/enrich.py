@@ -195,9 +195,14 @@ class People:
             end = starts[i + 1] if i + 1 < len(starts) else None
             self._snapshots.append((start, end, pseudos.combine_chunks(), offset))
             offset += sizes[start]
+        self._dictionary_rows: dict[int, tuple[pa.Array, pa.Array]] = {}
 
-    def rows(self, pseudo: pa.ChunkedArray | pa.Array, days: pa.ChunkedArray) -> pa.Array:
-        """Each event's row of `table` (NULL when its person is not in that day's snapshot)."""
+    def rows(self, pseudo: pa.DictionaryArray, days: pa.ChunkedArray) -> pa.Array:
+        """Each event's row of `table` (NULL when its person is not in that day's snapshot).
+
+        Each distinct pseudonym (`pseudo`'s dictionary) is looked up once, then the rows are
+        gathered by the events' indices: no hashing of every event's pseudonym.
+        """
         found: pa.Array | pa.ChunkedArray = pa.nulls(len(pseudo), pa.int64())
         if not self._snapshots or not len(pseudo):
             return found
@@ -206,7 +211,8 @@ class People:
         for start, end, pseudos, offset in self._snapshots:
             if (end is not None and end <= first) or start > last:
                 continue  # not valid on any day of these events
-            rows = pc.add(pc.cast(pc.index_in(pseudo, value_set=pseudos), pa.int64()), offset)
+            rows = pc.add(pc.cast(self._rows_of(pseudo.dictionary, pseudos), pa.int64()),
+                          offset).take(pseudo.indices)
             if start <= first and (end is None or end > last):
                 return rows  # the usual case: one snapshot for every event
             valid = pc.greater_equal(days, pa.scalar(start, pa.date32()))
@@ -214,6 +220,17 @@ class People:
                 valid = pc.and_(valid, pc.less(days, pa.scalar(end, pa.date32())))
             found = pc.if_else(valid, rows, found)
         return found
+
+    def _rows_of(self, dictionary: pa.Array, pseudos: pa.Array) -> pa.Array:
+        """The rows in a snapshot (`pseudos`) of the pseudonyms of `dictionary`, remembered
+        for the last dictionary met per snapshot: the users' lookup gives the same one to
+        every chunk until it meets someone new."""
+        key = id(pseudos)
+        cached = self._dictionary_rows.get(key)
+        if cached is None or cached[0] is not dictionary:
+            cached = self._dictionary_rows[key] = (
+                dictionary, pc.index_in(dictionary, value_set=pseudos))
+        return cached[1]
 
 
 @dataclass
@@ -272,16 +289,23 @@ class Enricher:
         self.con.unregister("_vigie_values")
         return result.take(pc.index_in(values, value_set=distinct))
 
-    def _pseudonyms(self, good: pa.Table) -> pa.ChunkedArray | pa.Array:
-        """Each event's pseudonym: from its login, or else from its CAS trace cookie."""
+    def _pseudonyms(self, good: pa.Table) -> pa.DictionaryArray:
+        """Each event's pseudonym: from its login, or else from its CAS trace cookie.
+
+        Dictionary-encoded by the users' lookup (one entry per pseudonym met in the run): the
+        directory's rows, the daily grouping and the Parquet writer then work on its indices
+        instead of hashing every event's pseudonym again.
+        """
         # Keyed by the login as written: `Pseudonymizer` ignores case and surrounding blanks.
-        users, rows = self.dimensions.users.match(good.column("user"))
-        pseudo = users.column("user_pseudo").take(rows)
+        lookup = self.dimensions.users
+        users, rows = lookup.match(good.column("user"))
+        pseudo = gather(lookup.encoded(users, "user_pseudo"), rows)
         traces = self.dimensions.traces
         if traces.num_rows and good.column("trace").null_count < good.num_rows:
-            traced = traces.column("user_pseudo").take(
-                pc.index_in(good.column("trace"), value_set=traces.column("trace")))
-            pseudo = pc.coalesce(pseudo, traced)
+            traced = traces.column("user_pseudo").combine_chunks().take(pc.index_in(
+                good.column("trace").combine_chunks(), value_set=traces.column("trace")))
+            if traced.null_count < len(traced):
+                pseudo = pc.dictionary_encode(pc.coalesce(pseudo.dictionary_decode(), traced))
         return pseudo
 
     def events(self, parsed: pa.Table, *, service: str, source: str, format_name: str,

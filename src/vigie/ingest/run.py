@@ -167,9 +167,16 @@ def near_days(parsed: pa.Table) -> pa.Array:
 
 
 #: Columns whose every value differs, or nearly: a dictionary would only be tried and dropped.
-_UNIQUE_COLUMNS = frozenset({"ts", "user_pseudo"})
+_UNIQUE_COLUMNS = frozenset({"ts"})
 #: Columns whose min/max readers use to skip files (periods); string statistics cost a lot.
 _STATISTICS = ["ts", "day"]
+#: Room for the dictionary of a column chunk: the pseudonyms of a chunk (tens of thousands of
+#: people, 32 bytes each) fit, and a person's events then cost an index instead of 32 bytes
+#: (an events file is half as large); past it, the writer falls back to plain values.
+_DICTIONARY_BYTES = 8 << 20
+#: A dictionary array gathered from a run's lookup (the pseudonyms met so far) is cut to the
+#: values its rows use before writing, past this size: the file stores the dictionary.
+_TRIMMED_DICTIONARY = 1024
 
 
 def _write_parquet(rows: pa.Table, path: Path) -> None:
@@ -177,10 +184,29 @@ def _write_parquet(rows: pa.Table, path: Path) -> None:
     pq.write_table(
         # Without the Arrow schema, files say "string" whether a column was gathered as a
         # dictionary or not: every reader sees the same types in every file.
-        rows, path, compression="zstd", store_schema=False,
+        _trimmed(rows), path, compression="zstd", store_schema=False,
         use_dictionary=[c for c in rows.column_names if c not in _UNIQUE_COLUMNS],
+        dictionary_pagesize_limit=_DICTIONARY_BYTES,
         write_statistics=[c for c in _STATISTICS if c in rows.column_names],
     )
+
+
+def _trimmed(rows: pa.Table) -> pa.Table:
+    """`rows` with each large dictionary cut to the values used (indices remapped)."""
+    for i, field in enumerate(rows.schema):
+        column = rows.column(i)
+        if not pa.types.is_dictionary(field.type) or column.num_chunks != 1:
+            continue
+        encoded = column.chunk(0)
+        if len(encoded.dictionary) <= _TRIMMED_DICTIONARY:
+            continue
+        used = pc.unique(encoded.indices).drop_null()
+        remap = np.zeros(len(encoded.dictionary), np.int32)
+        remap[used.to_numpy()] = np.arange(len(used), dtype=np.int32)
+        indices = pa.array(remap, pa.int32()).take(encoded.indices)
+        rows = rows.set_column(i, field, pa.DictionaryArray.from_arrays(
+            indices, encoded.dictionary.take(used)))
+    return rows
 
 
 def _partitions(rows: pa.Table) -> Iterator[tuple[tuple[str, str], pa.Table]]:
