@@ -274,12 +274,10 @@ def indicators_command(
                       ensure_ascii=False, indent=1)
             sys.stdout.write("\n")
         elif output == "csv":
-            import csv
+            from vigie.indicators.export import to_csv
 
             ((_, published),) = results
-            writer = csv.writer(sys.stdout)
-            writer.writerow(published.column_names)
-            writer.writerows(tuple(r.values()) for r in published.to_pylist())
+            sys.stdout.write(to_csv(published, threshold))
         else:
             for ind, published in results:
                 rows = render_fr(published, ind, threshold)

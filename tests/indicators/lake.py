@@ -42,7 +42,7 @@ from vigie.warehouse.daily import daily_sql
 from vigie.warehouse.lake import Lake
 from vigie.warehouse.query import connect
 
-__all__ = ["build_lake", "build_summarized_lake", "pseudo"]
+__all__ = ["add_events", "build_lake", "build_summarized_lake", "event_row", "pseudo"]
 
 PARIS = ZoneInfo("Europe/Paris")
 LABELS = {"SCI": "Sciences", "LET": "Lettres", "ADM": "Administration"}
@@ -112,7 +112,7 @@ EVENTS: list[tuple[str, date, int, str | None, str, str, int]] = [
 ]
 
 
-def _event_row(service: str, day: date, hour: int, login: str | None, zone: str,
+def event_row(service: str, day: date, hour: int, login: str | None, zone: str,
                device: str) -> dict[str, Any]:
     source, fmt = SOURCES[service]
     people = _people(with_s11=day >= date(2026, 10, 1))
@@ -146,7 +146,7 @@ def build_lake(lake: Path) -> Path:
     for service, day, hour, login, zone, device, repeat in EVENTS:
         for _ in range(repeat):
             partitions[service, day.strftime("%Y-%m")].append(
-                _event_row(service, day, hour, login, zone, device))
+                event_row(service, day, hour, login, zone, device))
     for (service, month), rows in partitions.items():
         _write(rows, EVENT_SCHEMA,
                lake / "events" / f"service={service}" / f"month={month}" / "part-0.parquet")
@@ -170,6 +170,12 @@ def build_lake(lake: Path) -> Path:
     for source, rows in by_source.items():
         _write(rows, QUARANTINE_SCHEMA, lake / "quarantine" / f"source={source}" / "part-0.parquet")
     return lake
+
+
+def add_events(lake: Path, service: str, month: str, rows: list[dict[str, Any]]) -> None:
+    """Adds a file of events (`event_row`s, maybe edited) to a lake built above."""
+    folder = lake / "events" / f"service={service}" / f"month={month}"
+    _write(rows, EVENT_SCHEMA, folder / f"part-{len(list(folder.glob('*.parquet')))}.parquet")
 
 
 def build_summarized_lake(lake: Path) -> Path:

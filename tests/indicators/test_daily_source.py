@@ -42,4 +42,6 @@ def test_indicators_summaries_and_daily_table_on_disk_equal_the_events(tmp_path:
                 expected), (indicator.id, filters)
             assert run_indicator(indicator, summaries, filters, strict=False).to_pylist() == (
                 expected), (indicator.id, filters)
-            assert expected or indicator.id == "quarantine" or filters != Filters()
+            # No bad line in these logs, and no study step in Agimus' directory.
+            assert expected or indicator.id in ("quarantine", "study_steps") or (
+                filters != Filters())

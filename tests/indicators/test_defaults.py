@@ -7,12 +7,15 @@ shipped indicator.
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
 
+from tests.indicators.lake import add_events, build_lake, event_row, summarize
 from vigie.indicators import Filters, IndicatorError, builtin_indicators, run
+from vigie.warehouse.query import connect
 
 CATALOGUE = builtin_indicators()
 
@@ -84,6 +87,16 @@ def test_indicators_default_gaps(con: duckdb.DuckDBPyConnection) -> None:
     # k = 5: only student/SCI (9 people) is large enough to be ranked.
     assert [(r["service"], r["structure"], r["gap_rank"]) for r in rows("gaps", con, k=5)] == [
         ("helpdesk", "SCI", 1), ("moodle", "SCI", 1)]
+    # A study step keeps its people (E1: students of SCI) in the head counts and the users.
+    assert rows("gaps", con, Filters(etape="E1"), k=2) == [
+        seg("helpdesk", "student", "SCI", "Sciences", 0, 9, 1),
+        seg("moodle", "student", "SCI", "Sciences", 7, 9, 1)]
+    # A zone keeps the users seen from it, over whole head counts (no zone in the directory).
+    assert rows("gaps", con, Filters(service="moodle", zone="outside"), k=2) == [
+        seg("moodle", "employee", "ADM", "Administration", 0, 2, 1),
+        seg("moodle", "faculty", "LET", "Lettres", 0, 2, 2),
+        seg("moodle", "faculty", "SCI", "Sciences", 0, 4, 3),
+        seg("moodle", "student", "SCI", "Sciences", 3, 9, 4)]
 
 
 def test_indicators_default_devices(con: duckdb.DuckDBPyConnection) -> None:
@@ -136,6 +149,21 @@ def test_indicators_default_daily_users(con: duckdb.DuckDBPyConnection) -> None:
         (date(2026, 9, 7), 7, 7), (date(2026, 9, 8), 3, 5)]
 
 
+def test_indicators_default_study_steps(con: duckdb.DuckDBPyConnection) -> None:
+    """E1: s01-s08, and s11 from 1 October (9 at most); E2: s09. Moodle's E1 users: s01-s06
+    on 7 September, s01 and s02 again, s11 in October; no one of a step used the helpdesk
+    (s10, who did, has none)."""
+    assert [tuple(r.values()) for r in rows("study_steps", con)] == [
+        ("helpdesk", "E1", 0, 9, 0.0), ("helpdesk", "E2", 0, 1, 0.0),
+        ("moodle", "E1", 7, 9, 7 / 9), ("moodle", "E2", 0, 1, 0.0)]
+    september = Filters(start=date(2026, 9, 1), end=date(2026, 9, 30), service="moodle")
+    assert [tuple(r.values()) for r in rows("study_steps", con, september)] == [
+        ("moodle", "E1", 6, 8, 6 / 8), ("moodle", "E2", 0, 1, 0.0)]
+    outside = Filters(zone="outside", etape="E1")
+    assert [tuple(r.values()) for r in rows("study_steps", con, outside)] == [
+        ("helpdesk", "E1", 0, 9, 0.0), ("moodle", "E1", 3, 9, 3 / 9)]
+
+
 def test_indicators_default_strengths(con: duckdb.DuckDBPyConnection) -> None:
     assert rows("strengths", con) == [
         {"population": "faculty", "service": "helpdesk", "users": 5, "service_rank": 1},
@@ -153,11 +181,46 @@ def test_indicators_default_data_quality(con: duckdb.DuckDBPyConnection) -> None
     assert rows("data_quality", con) == [
         {"source": "cas", "events": 13, "anonymous_events": 1, "unknown_events": 2,
          "unknown_share": 2 / 13, "unknown_people": 1, "people_without_structure": 0,
-         "students_without_etape": 0},
+         "students_without_etape": 0, "people_in_unknown_structure": 0,
+         "non_students_with_etape": 0},
         {"source": "helpdesk", "events": 8, "anonymous_events": 0, "unknown_events": 0,
          "unknown_share": 0.0, "unknown_people": 0, "people_without_structure": 1,
-         "students_without_etape": 1},
+         "students_without_etape": 1, "people_in_unknown_structure": 0,
+         "non_students_with_etape": 0},
     ]
+
+
+def test_indicators_default_data_quality_of_a_segment(con: duckdb.DuckDBPyConnection) -> None:
+    """From outside (zone): x01's two events (unknown) and the anonymous one is not outside;
+    on smartphones: s01 and s02 on Moodle, s10 on the helpdesk (no structure, no étape)."""
+    assert [(r["source"], r["events"], r["unknown_events"], r["unknown_people"])
+            for r in rows("data_quality", con, Filters(zone="outside"))] == [
+        ("cas", 5, 2, 1), ("helpdesk", 1, 0, 0)]
+    assert [(r["source"], r["events"], r["people_without_structure"],
+             r["students_without_etape"])
+            for r in rows("data_quality", con, Filters(device="smartphone"))] == [
+        ("cas", 2, 0, 0), ("helpdesk", 1, 1, 1)]
+
+
+@pytest.mark.parametrize("summarized", [False, True])
+def test_indicators_default_data_quality_badly_assigned_or_categorized(
+        tmp_path: Path, summarized: bool) -> None:
+    """An employee with a study step (badly categorized), twice; a teacher assigned to a
+    structure code `ou=structures` does not describe (badly assigned); an unknown account
+    with a stray study step, which is counted as unknown only."""
+    lake = build_lake(tmp_path / "lake")
+    day = date(2026, 11, 12)
+    employee = event_row("helpdesk", day, 10, "e02", "wired", "desktop")
+    teacher = event_row("helpdesk", day, 11, "f06", "wired", "desktop")
+    stranger = event_row("helpdesk", day, 12, "x02", "outside", "desktop")
+    add_events(lake, "helpdesk", "2026-11", [
+        {**employee, "etape": "E1"}, {**employee, "etape": "E1"},
+        {**teacher, "structure": "XYZ", "structure_label": None},
+        {**stranger, "etape": "E9"}])
+    found = rows("data_quality", connect(summarize(lake) if summarized else lake))
+    assert [(r["source"], r["events"], r["unknown_people"], r["people_in_unknown_structure"],
+             r["non_students_with_etape"]) for r in found] == [
+        ("cas", 13, 1, 0, 0), ("helpdesk", 12, 1, 1, 1)]
 
 
 def test_indicators_default_quarantine(con: duckdb.DuckDBPyConnection) -> None:
@@ -169,9 +232,6 @@ def test_indicators_default_quarantine(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def test_indicators_default_quarantine_of_a_lake_without_bad_lines(tmp_path: Any) -> None:
-    from tests.indicators.lake import build_lake
-    from vigie.warehouse.query import connect
-
     lake = build_lake(tmp_path / "lake")
     for part in (lake / "quarantine").rglob("*.parquet"):
         part.unlink()

@@ -45,6 +45,28 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Config, Path]:
     return config, accounts
 
 
+#: The last day of the holiday lake: 21 days from 25 October 2025 hold the end of the Toussaint
+#: school holidays of zone B (to 2 November), and two public holidays, 1 and 11 November.
+HOLIDAY_END = date(2025, 11, 14)
+#: The bands a daily chart of that lake carries, each from the noon before its first day to the
+#: noon after its last: (colour, x0, x1), school holidays first.
+HOLIDAY_BANDS = [("#f2b705", "2025-10-24 12:00", "2025-11-02 12:00"),
+                 ("#d6336c", "2025-10-31 12:00", "2025-11-01 12:00"),
+                 ("#d6336c", "2025-11-10 12:00", "2025-11-11 12:00")]
+
+
+@pytest.fixture(scope="session")
+def holiday_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Config, Path]:
+    """(config, accounts file with the admin alice) of a 300-person, 21-day demo lake ending
+    2025-11-14, over school and public holidays (the web tests' main lake has none)."""
+    folder = tmp_path_factory.mktemp("holidays")
+    config = load_config(generate(folder, people=300, days=21, end=HOLIDAY_END))
+    ingest(config, secret=SECRET)
+    accounts = folder / "accounts.json"
+    write_account(accounts, "alice", PASSWORDS["alice"], "admin")
+    return config, accounts
+
+
 @pytest.fixture(scope="session")
 def pseudonyms(demo: tuple[Config, Path]) -> set[str]:
     """Every pseudonym of the lake: none may appear in any response."""

@@ -14,11 +14,13 @@ from fastapi.testclient import TestClient
 from starlette.routing import Route
 
 from tests.web.conftest import END, PASSWORDS, login
+from tests.web.test_suppression import assert_csv_withholds_as_the_api
 from vigie.config import Config, WebConfig
 from vigie.indicators.catalogue import load_catalogue
 from vigie.web.accounts import write_account
 from vigie.web.app import create_app
 from vigie.web.auth import COOKIE
+from vigie.web.dashboards import load_dashboards
 
 PUBLIC = {"/__heartbeat__", "/login"}
 SAMPLE = {"dashboard_id": "overview", "indicator_id": "adoption"}
@@ -198,9 +200,16 @@ def test_web_suppressed_cells_are_flagged_and_shown_as_less_than_k(admin: TestCl
 
 
 def test_web_no_pseudonym_in_any_response(admin: TestClient, pseudonyms: set[str]) -> None:
-    bodies = [admin.get(f"/dashboards/{d}?period=all").text
-              for d in ("overview", "auth", "ent", "moodle", "mail", "helpdesk", "ingestion",
-                        "quality")]
+    """Every shipped dashboard (read from `dashboards.toml`, so a new one is never left out), in
+    both languages, and every indicator's JSON and CSV."""
+    boards = load_dashboards(load_catalogue())
+    assert {"overview", "trends", "nextcloud", "directory", "ingestion"} <= set(boards)
+    bodies = []
+    for board in boards:
+        for lang in ("fr", "en"):
+            page = admin.get(f"/dashboards/{board}?period=all&lang={lang}")
+            assert page.status_code == 200, board
+            bodies.append(page.text)
     for indicator in load_catalogue():
         bodies.append(admin.get(f"/api/indicators/{indicator}").text)
         bodies.append(admin.get(f"/api/indicators/{indicator}.csv").text)
@@ -210,16 +219,31 @@ def test_web_no_pseudonym_in_any_response(admin: TestClient, pseudonyms: set[str
 
 
 def test_web_csv_export(admin: TestClient) -> None:
+    """A withheld cell reads `< 5` in the export exactly where the API withholds it, for every
+    indicator, whatever the page's language; other cells are the API's plain values."""
     response = admin.get("/api/indicators/adoption.csv?service=ent")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
     assert "attachment" in response.headers["content-disposition"]
     rows = list(csv.DictReader(io.StringIO(response.text)))
-    json_rows = admin.get("/api/indicators/adoption?service=ent").json()["rows"]
-    assert len(rows) == len(json_rows) > 0
+    data = admin.get("/api/indicators/adoption?service=ent").json()
+    assert len(rows) == len(data["rows"]) > 0
     assert list(rows[0]) == ["service", "population", "users", "users_suppressed", "people",
                              "people_suppressed", "penetration", "penetration_suppressed"]
-    assert all(r["users"] == "" for r in rows if r["users_suppressed"] == "True")
+    assert any(r["users_suppressed"] == "True" for r in rows)
+    assert all(r["users"] == "< 5" and r["penetration"] == "< 5"
+               for r in rows if r["users_suppressed"] == "True")
+    assert all(float(r["penetration"]) <= 1 and "," not in r["penetration"]
+               for r in rows if r["penetration_suppressed"] == "False")
+    assert assert_csv_withholds_as_the_api(response.text, data, 5) > 0
+    withheld = 0
+    for indicator in load_catalogue():
+        for lang in ("fr", "en"):
+            query = f"?period=all&lang={lang}"
+            withheld += assert_csv_withholds_as_the_api(
+                admin.get(f"/api/indicators/{indicator}.csv{query}").text,
+                admin.get(f"/api/indicators/{indicator}{query}").json(), 5)
+    assert withheld > 0
 
 
 def test_web_dashboard_page(admin: TestClient) -> None:

@@ -3,11 +3,14 @@
 The report is written once per module over the web tests' demo lake (300 people, 14 days ending
 2026-03-20), then read back: sections, French formats, suppression as the API publishes it,
 no pseudonym, nothing fetched from the network. One test opens it in Chromium (skipped only
-when /usr/bin/chromium or playwright is missing).
+when /usr/bin/chromium or playwright is missing). That lake has no holiday, so the shading of
+holidays is checked on a second demo lake over the Toussaint holidays (`holiday_demo`, shared
+with the browser tests).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import date
 from html.parser import HTMLParser
@@ -21,7 +24,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from tests.web.conftest import END, login
+from tests.web.conftest import END, HOLIDAY_BANDS, HOLIDAY_END, login
 from vigie.config import Config
 from vigie.indicators.catalogue import load_catalogue
 from vigie.indicators.privacy import suppressed_label
@@ -41,6 +44,8 @@ TITLE = "Université de démonstration"
 YEAR_START = date(2025, 9, 1)
 MANAGER_BOARDS = ["overview", "trends", "auth", "ent", "moodle", "mail", "helpdesk", "nextcloud",
                   "directory", "quality"]
+_FIGURE = re.compile(r'<script type="application/json" class="figure" '
+                     r'data-target="chart-([^"]+)">(.*?)</script>', re.S)
 
 
 class _Page(HTMLParser):
@@ -117,6 +122,18 @@ def _parse(html: str) -> _Page:
 
 def _visible(page: _Page) -> str:
     return re.sub(r"[ \t\r\n]+", " ", " ".join(page.text))  # keeps no-break spaces
+
+
+def _figures(html: str) -> dict[str, dict[str, Any]]:
+    """The Plotly figure of each charted panel, by anchor (`overview-1`)."""
+    return {anchor: json.loads(figure) for anchor, figure in _FIGURE.findall(html)}
+
+
+def _bands(figure: dict[str, Any]) -> list[tuple[str, str, str]]:
+    shapes = figure["layout"].get("shapes", [])
+    assert all(s["type"] == "rect" and s["xref"] == "x" and s["yref"] == "paper"
+               and s["layer"] == "below" for s in shapes)
+    return [(s["fillcolor"], s["x0"], s["x1"]) for s in shapes]
 
 
 @pytest.fixture(scope="module")
@@ -290,7 +307,7 @@ def test_report_chosen_dashboards_in_order(demo: tuple[Config, Path], tmp_path: 
     assert "du 16 mars 2026 au 20 mars 2026" in text
     assert text.index("Santé de l’ingestion") < text.index("Rythme d’usage")
     assert list(page.tables) == ["ingestion-1", "ingestion-2", "ingestion-3", "ent-1", "ent-2",
-                                 "ent-3", "ent-4"]
+                                 "ent-3", "ent-4", "ent-5"]
     assert "overview-1" not in page.tables
     # The quarantine has no period filter: the report says it covers everything.
     assert "Cet indicateur ne se filtre pas par période" in text
@@ -376,8 +393,10 @@ def test_report_draws_offline_in_chromium(report_fr: Path, page_fr: _Page) -> No
     playwright_api = pytest.importorskip("playwright.sync_api")
     if not CHROMIUM.exists():
         pytest.skip("no /usr/bin/chromium")
-    boards = load_dashboards(load_catalogue())
-    charts = sum(1 for b in MANAGER_BOARDS for p in boards[b].panels if p.chart != "table")
+    catalogue = load_catalogue()
+    boards = load_dashboards(catalogue)
+    charts = sum(1 for b in MANAGER_BOARDS for p in boards[b].panels
+                 if (p.chart or catalogue[p.indicator].meta.chart) != "table")
     with playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
             "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
@@ -415,3 +434,35 @@ def test_report_draws_offline_in_chromium(report_fr: Path, page_fr: _Page) -> No
     assert len(states) == charts  # the quality panels are tables, not charts
     assert "Étudiants" in bars
     assert heat >= 1
+
+
+def test_report_shades_holidays_on_daily_charts(holiday_demo: tuple[Config, Path],
+                                                 report_fr: Path, tmp_path: Path) -> None:
+    """Daily lines carry one band per run of school or public holidays, and a note naming
+    them; a chart without the calendar flags (weekly users) or a period without holidays has
+    none."""
+    out = write_report(holiday_demo[0], tmp_path / "r.html", today=HOLIDAY_END,
+                       period="2025-10-25..2025-11-14", dashboards=["overview", "ent"])
+    figures = _figures(out.read_text(encoding="utf-8"))
+    catalogue = load_catalogue()
+    boards = load_dashboards(catalogue)
+    daily = [f"{b}-{n}" for b in ("overview", "ent")
+             for n, p in enumerate(boards[b].panels, start=1) if p.indicator == "daily_users"]
+    assert daily == ["overview-1", "ent-1"]
+    for anchor, figure in figures.items():
+        if anchor in daily:
+            assert _bands(figure) == HOLIDAY_BANDS, anchor
+            (note,) = figure["layout"]["annotations"]
+            assert "Vacances scolaires" in note["text"] and "Jours fériés" in note["text"]
+        else:
+            assert not _bands(figure), anchor
+    assert "weekly_users" in {p.indicator for p in boards["overview"].panels}
+    english = write_report(holiday_demo[0], tmp_path / "en.html", today=HOLIDAY_END,
+                           period="2025-10-28..2025-11-05", dashboards=["ent"], lang="en")
+    figure = _figures(english.read_text(encoding="utf-8"))["ent-1"]
+    assert _bands(figure) == [("#f2b705", "2025-10-27 12:00", "2025-11-02 12:00"),
+                              ("#d6336c", "2025-10-31 12:00", "2025-11-01 12:00")]
+    assert figure["layout"]["annotations"][0]["text"].endswith("Public holidays")
+    # The main lake (March 2026) has no holiday: its daily chart has no band and no note.
+    march = _figures(report_fr.read_text(encoding="utf-8"))["overview-1"]
+    assert not _bands(march) and "annotations" not in march["layout"]

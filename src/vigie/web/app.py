@@ -40,6 +40,7 @@ from starlette.concurrency import run_in_threadpool
 from vigie.config import Config
 from vigie.errors import VigieError
 from vigie.indicators.catalogue import Indicator, IndicatorError, load_catalogue
+from vigie.indicators.export import to_csv
 from vigie.indicators.filters import Filters
 from vigie.privacy.pseudonym import load_secret
 from vigie.web.accounts import AccountStore
@@ -59,7 +60,7 @@ from vigie.web.dashboards import (
     indicators_for,
     load_dashboards,
 )
-from vigie.web.data import LakeReader, describe, payload, to_csv
+from vigie.web.data import LakeReader, describe, payload
 from vigie.web.i18n import LANGS, Lang, lang_of, text, value_label
 from vigie.web.options import LakeMenus
 from vigie.web.params import PERIODS, TEXT_FILTERS, FilterError, Selection, parse_selection
@@ -382,7 +383,7 @@ def create_app(
         except (FilterError, IndicatorError) as exc:
             return JSONResponse({"detail": str(exc)}, status_code=400)
         name = f"vigie-{indicator.id}-{clock().isoformat()}.csv"
-        return Response(to_csv(table), media_type="text/csv; charset=utf-8",
+        return Response(to_csv(table, k), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
     @app.get("/api/indicators/{indicator_id}", tags=["indicators"],

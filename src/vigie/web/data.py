@@ -3,8 +3,9 @@
 Why one function for both the API and the charts: the browser draws exactly what the API
 returns, which is `publish`'s suppressed table; nothing is computed from the lake on the way.
 Rows keep the `<column>_suppressed` flags; `text` gives the same rows formatted for a reader
-(French through `render_fr`: `2 898`, `10,7 %`, `< 5`). For a manager restricted to structures,
-the lake connection itself only holds those structures' rows (`vigie.web.scope`).
+(French through `render_fr`: `2 898`, `10,7 %`, `< 5`); the CSV export writes `< 5` in a
+withheld cell and plain numbers elsewhere. For a manager restricted to structures, the lake
+connection itself only holds those structures' rows (`vigie.web.scope`).
 
 The connections are kept while the lake's files do not change (`LakeReader`): a new one reads
 the footers of thousands of files, about half a second on a lake of 100 million events, which
@@ -13,10 +14,7 @@ a dashboard must not pay at every panel.
 
 from __future__ import annotations
 
-import csv
-import io
 import threading
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +23,7 @@ import pyarrow as pa
 
 from vigie.indicators.catalogue import SUPPRESSED_SUFFIX, Indicator
 from vigie.indicators.engine import publish
+from vigie.indicators.export import plain
 from vigie.indicators.filters import Filters
 from vigie.indicators.privacy import render_fr
 from vigie.warehouse.layout import files_signature
@@ -32,7 +31,8 @@ from vigie.warehouse.query import connect
 from vigie.web.i18n import VALUE_LABELS, Lang, format_cell
 from vigie.web.scope import restrict
 
-__all__ = ["STATUS_DIMENSION", "LakeReader", "describe", "payload", "to_csv", "warning_rows"]
+__all__ = ["STATUS_DIMENSION", "LakeReader", "describe", "payload",
+           "warning_rows"]
 
 #: A dimension saying whether a row needs attention (`ingestion_health`): a row whose status is
 #: anything but `ok` is listed in the answer's `warnings`, and its table row is highlighted, so
@@ -71,12 +71,6 @@ class LakeReader:
         return publish(indicator, self.cursor(structures), filters, k=k)
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, date | datetime):
-        return value.isoformat()
-    return value
-
-
 def _text_rows(table: pa.Table, indicator: Indicator, lang: Lang, k: int
                ) -> list[dict[str, str]]:
     if lang == "fr":
@@ -86,7 +80,7 @@ def _text_rows(table: pa.Table, indicator: Indicator, lang: Lang, k: int
     for row in table.to_pylist():
         rows.append({c: format_cell(row[c], kinds[c], lang, k=k,
                                     suppressed=bool(row.get(c + SUPPRESSED_SUFFIX)))
-                     if c in kinds else ("–" if row[c] is None else str(_plain(row[c])))
+                     if c in kinds else ("–" if row[c] is None else str(plain(row[c])))
                      for c in indicator.columns})
     return rows
 
@@ -126,22 +120,14 @@ def payload(table: pa.Table, indicator: Indicator, filters: Filters, k: int,
         **describe(indicator, lang),
         "k": k,
         "lang": lang,
-        "applied_filters": {k_: _plain(v) for k_, v in filters.model_dump().items()
+        "applied_filters": {k_: plain(v) for k_, v in filters.model_dump().items()
                             if v is not None},
         "restricted_to": None if structures is None else sorted(structures),
         "columns": table.column_names,
-        "rows": [{c: _plain(v) for c, v in row.items()} for row in table.to_pylist()],
+        "rows": [{c: plain(v) for c, v in row.items()} for row in table.to_pylist()],
         "text": _text_rows(table, indicator, lang, k),
         "warnings": warning_rows(table, indicator),
         "labels": {v: VALUE_LABELS[v][idx] for v in sorted(values) if v in VALUE_LABELS},
     }
 
 
-def to_csv(table: pa.Table) -> str:
-    """The published table as CSV (withheld cells empty, flagged in `_suppressed` columns)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(table.column_names)
-    for row in table.to_pylist():
-        writer.writerow("" if v is None else _plain(v) for v in row.values())
-    return out.getvalue()

@@ -11,8 +11,9 @@ What it shows is exactly what the JSON API publishes: each panel is `publish_sel
 suppressed table (through `vigie.web.data.payload`, with the same filters a dashboard page gives
 the panel), French numbers come from `render_fr` (`2 898`, `10,7 %`, `< 5`). Figures are built
 here with Plotly's Python API, following `static/app.js` (a withheld bar is drawn at zero and
-labelled `< 5`). Before writing, the page is searched for anything shaped like a pseudonym, and
-the report is refused if one is found: pseudonyms never leave the server.
+labelled `< 5`; holidays are shaded behind a line over days). Before writing, the page is
+searched for anything shaped like a pseudonym, and the report is refused if one is found:
+pseudonyms never leave the server.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import re
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -262,6 +263,63 @@ def _layout(measure: Measure, lang: Lang, x_title: str | None) -> dict[str, Any]
     }
 
 
+#: Calendar flags shaded behind a line chart over days: (column, colour, French, English),
+#: the same as `static/app.js` draws.
+_HOLIDAYS: tuple[tuple[str, str, str, str], ...] = (
+    ("is_school_holiday", "#f2b705", "Vacances scolaires", "School holidays"),
+    ("is_public_holiday", "#d6336c", "Jours fériés", "Public holidays"),
+)
+
+
+def _holiday_runs(rows: Sequence[dict[str, Any]], column: str) -> list[tuple[date, date]]:
+    """The runs of consecutive days flagged by `column` (the flags are the same for every
+    service of a day, so the days are taken once)."""
+    days = sorted({date.fromisoformat(str(row["day"])) for row in rows if row.get(column) is True})
+    runs: list[tuple[date, date]] = []
+    for day in days:
+        if runs and runs[-1][1] + timedelta(days=1) == day:
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    return runs
+
+
+def _holiday_bands(data: dict[str, Any], x: str, lang: Lang, layout: dict[str, Any]) -> None:
+    """Shades public and school holidays behind a line chart over days, as app.js does.
+
+    Why: a dip in daily use is read at once as a holiday rather than as a fall in use. Driven
+    by the columns, not by the indicator: any indicator whose rows carry `day` and the calendar
+    flags gets the bands when `day` is along the x axis. One rectangle per run of consecutive
+    holiday days, from the noon before its first day to the noon after its last (a single day
+    is a band one day wide centred on its point), and a note above the plot naming the colours
+    (shapes have no legend entry in every Plotly version).
+    """
+    columns = data.get("columns") or []
+    if x != "day" or "day" not in columns:
+        return
+    shapes: list[dict[str, Any]] = []
+    notes: list[str] = []
+    for column, colour, french, english in _HOLIDAYS:
+        if column not in columns:
+            continue
+        name = english if lang == "en" else french
+        runs = _holiday_runs(data["rows"], column)
+        shapes += [{"type": "rect", "xref": "x", "yref": "paper",
+                    "x0": f"{(first - timedelta(days=1)).isoformat()} 12:00",
+                    "x1": f"{last.isoformat()} 12:00", "y0": 0, "y1": 1,
+                    "fillcolor": colour, "opacity": 0.18, "line": {"width": 0},
+                    "layer": "below", "name": name} for first, last in runs]
+        if runs:
+            notes.append(f'<span style="color:{colour}">\u25a0</span> {name}')
+    if not shapes:
+        return
+    layout["shapes"] = shapes
+    layout["annotations"] = [{"xref": "paper", "yref": "paper", "x": 1, "y": 1,
+                              "xanchor": "right", "yanchor": "bottom", "showarrow": False,
+                              "text": "\u2003".join(notes), "font": {"size": 11}}]
+    layout["margin"] = {**layout["margin"], "t": 28}
+
+
 def _figure(data: dict[str, Any], spec: dict[str, Any], measure: Measure,
             lang: Lang) -> dict[str, Any]:
     """The Plotly figure of one panel, as app.js draws it, as a JSON-ready dict."""
@@ -304,6 +362,7 @@ def _figure(data: dict[str, Any], spec: dict[str, Any], measure: Measure,
                               + "}<br>%{customdata}<extra>%{fullData.name}</extra>"))
         layout["xaxis"] = {"type": "date", "tickformat": "%d/%m" if lang == "fr" else "%d %b",
                            "title": {"text": _dimension(x, lang)}, "automargin": True}
+        _holiday_bands(data, x, lang, layout)
     else:
         for key, indexes in _groups(rows, color).items():
             shown = [texts[i][measure.column] for i in indexes]

@@ -106,6 +106,59 @@
     return traces;
   }
 
+  // Holidays shaded behind a line chart over days, so that a dip reads as a holiday rather than
+  // as a fall in use. Driven by the columns, not by the indicator: any indicator whose rows carry
+  // `day` and the calendar flags gets the bands when `day` is along the x axis. One rectangle
+  // per run of consecutive holiday days, from the noon before its first day to the noon after
+  // its last (a single day is a band one day wide centred on its point); report.py does the same.
+  const HOLIDAYS = [
+    { column: "is_school_holiday", color: "#f2b705", label: fr ? "Vacances scolaires" : "School holidays" },
+    { column: "is_public_holiday", color: "#d6336c", label: fr ? "Jours fériés" : "Public holidays" },
+  ];
+
+  function nextDay(day, n) {
+    const d = new Date(day + "T00:00:00Z");
+    d.setUTCDate(d.getUTCDate() + n);
+    return d.toISOString().slice(0, 10);
+  }
+
+  function holidayRuns(rows, column) {
+    // The flags are the same for every service of a day: one set of days, then runs.
+    const days = [...new Set(rows.filter((r) => r[column] === true).map((r) => String(r.day)))].sort();
+    const runs = [];
+    for (const day of days) {
+      const last = runs[runs.length - 1];
+      if (last && nextDay(last[1], 1) === day) last[1] = day;
+      else runs.push([day, day]);
+    }
+    return runs;
+  }
+
+  function holidayBands(data, spec, layout) {
+    const columns = data.columns || [];
+    if (spec.x !== "day" || !columns.includes("day")) return;
+    const shapes = [], notes = [];
+    for (const h of HOLIDAYS) {
+      if (!columns.includes(h.column)) continue;
+      const runs = holidayRuns(data.rows, h.column);
+      for (const [first, last] of runs) {
+        shapes.push({
+          type: "rect", xref: "x", yref: "paper", x0: nextDay(first, -1) + " 12:00", x1: last + " 12:00",
+          y0: 0, y1: 1, fillcolor: h.color, opacity: 0.18, line: { width: 0 }, layer: "below", name: h.label,
+        });
+      }
+      if (runs.length) notes.push('<span style="color:' + h.color + '">\u25a0</span> ' + h.label);
+    }
+    if (!shapes.length) return;
+    layout.shapes = shapes;
+    // Shapes have no legend entry in every Plotly version: a note above the plot names them.
+    layout.annotations = [{
+      xref: "paper", yref: "paper", x: 1, y: 1, xanchor: "right", yanchor: "bottom", showarrow: false,
+      text: notes.join("\u2003"), font: { size: 11 },
+    }];
+    layout.margin = Object.assign({}, layout.margin, { t: 28 });
+  }
+
   function heatmapTrace(data, spec, measure) {
     const hours = Array.from({ length: 24 }, (_, h) => h);
     const days = [1, 2, 3, 4, 5, 6, 7];
@@ -187,6 +240,7 @@
       traces = lineTraces(data, spec, measure);
       layout = layoutFor(spec, measure);
       layout.xaxis = { type: "date", tickformat: fr ? "%d/%m" : "%b %d", hoverformat: fr ? "%d/%m/%Y" : "%b %d, %Y" };
+      holidayBands(data, spec, layout);
     } else {
       traces = barTraces(data, spec, measure);
       layout = layoutFor(spec, measure, { barmode: spec.chart === "stacked_bar" ? "stack" : "group" });
