@@ -22,8 +22,6 @@ __all__ = ["IN_FLIGHT", "ingest_file"]
 IN_FLIGHT = 3
 
 
-
-
 def _pending_record(run: SourceRun, chunk: Chunk, *, final: bool) -> Chunk:
     """For multi-line formats, keeps the last record out of the chunk if it may be incomplete."""
     spec = run.spec

@@ -8,10 +8,12 @@ cannot be read is reported and skipped; the others go on.
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -100,6 +102,24 @@ class _Startup:
                                  traces=load_traces(self.lake, self.con))
 
 
+@contextmanager
+def _rare_collections() -> Iterator[None]:
+    """Python's cycle collector, rarely during a run.
+
+    Reading the directory creates millions of small objects (an LDIF of 54,000 people), and
+    every 700 allocations Python scans the young ones, every so often all of them: 3 to 4 % of
+    a 10 M-line run's CPU, for cycles a run hardly makes (its data lives in Arrow buffers, which
+    reference counting frees). A higher threshold keeps the collector, and the run's memory
+    bounded, at a hundredth of the scans.
+    """
+    before = gc.get_threshold()
+    gc.set_threshold(100_000, 50, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
 def ingest(
     config: Config,
     *,
@@ -116,6 +136,7 @@ def ingest(
     report = RunReport()
     try:
         with ExitStack() as stack:
+            stack.enter_context(_rare_collections())
             formats = available_formats(config.formats)
             con = duckdb.connect()
             # Chunks in flight share the cores: more threads per query only add contention.

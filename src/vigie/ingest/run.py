@@ -193,9 +193,9 @@ def _write_parquet(rows: pa.Table, path: Path) -> None:
 
 def _trimmed(rows: pa.Table) -> pa.Table:
     """`rows` with each large dictionary cut to the values used (indices remapped)."""
-    for i, field in enumerate(rows.schema):
+    for i, kind in enumerate(rows.schema):
         column = rows.column(i)
-        if not pa.types.is_dictionary(field.type) or column.num_chunks != 1:
+        if not pa.types.is_dictionary(kind.type) or column.num_chunks != 1:
             continue
         encoded = column.chunk(0)
         if len(encoded.dictionary) <= _TRIMMED_DICTIONARY:
@@ -204,7 +204,7 @@ def _trimmed(rows: pa.Table) -> pa.Table:
         remap = np.zeros(len(encoded.dictionary), np.int32)
         remap[used.to_numpy()] = np.arange(len(used), dtype=np.int32)
         indices = pa.array(remap, pa.int32()).take(encoded.indices)
-        rows = rows.set_column(i, field, pa.DictionaryArray.from_arrays(
+        rows = rows.set_column(i, kind, pa.DictionaryArray.from_arrays(
             indices, encoded.dictionary.take(used)))
     return rows
 
