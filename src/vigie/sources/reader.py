@@ -184,9 +184,29 @@ def _string_views(
     )
 
 
+#: Bytes compared at once when looking for the ends of lines.
+_NEWLINE_BLOCK = 1 << 20
+
+
+def _newlines(buffer: np.ndarray) -> np.ndarray:
+    """Positions of the `\n` bytes of `buffer`, one block at a time.
+
+    Why blocks: `buffer == 10` over a whole chunk allocates a mask as large as the chunk (tens
+    of MiB), which the kernel hands over as fresh zeroed pages at every chunk (8 % of an
+    ingestion's CPU went to zeroing them); one reused block-sized mask stays in the cache.
+    """
+    mask = np.empty(min(len(buffer), _NEWLINE_BLOCK), dtype=bool)
+    found = []
+    for start in range(0, len(buffer), _NEWLINE_BLOCK):
+        block = buffer[start:start + _NEWLINE_BLOCK]
+        np.equal(block, 10, out=mask[:len(block)])
+        found.append(np.flatnonzero(mask[:len(block)]) + start)
+    return np.concatenate(found) if found else np.empty(0, dtype=np.int64)
+
+
 def _to_lines(data: Buffer, first_line: int, base_offset: int, encoding: str) -> pa.Table:
     buffer = np.frombuffer(data, dtype=np.uint8)
-    newlines = np.flatnonzero(buffer == 10)
+    newlines = _newlines(buffer)
     if len(data) and data[-1:] != b"\n":
         newlines = np.append(newlines, len(data))  # a last line without end of line (EOF)
     if len(data) >= 2**31:
@@ -201,7 +221,7 @@ def _to_lines(data: Buffer, first_line: int, base_offset: int, encoding: str) ->
         # Latin-1 sources: transcode the whole chunk once; line count is unchanged.
         data = codecs.decode(data, encoding).encode("utf-8")
         buffer = np.frombuffer(data, dtype=np.uint8)
-        newlines = np.flatnonzero(buffer == 10)
+        newlines = _newlines(buffer)
         if len(data) and data[-1:] != b"\n":
             newlines = np.append(newlines, len(data))
         starts = np.empty(count, dtype=np.int64)
