@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,3 +33,21 @@ def local_spark(name: str, timezone: str = "UTC") -> Iterator[Any]:
         yield spark
     finally:
         spark.stop()
+
+
+def same_rows(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> bool:
+    """Equal rows, in the same order; floats equal but for the rounding noise of sums
+    (Spark and DuckDB add in different orders)."""
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b, strict=True):
+        if x.keys() != y.keys():
+            return False
+        for key, value in x.items():
+            other = y[key]
+            if isinstance(value, float) and isinstance(other, float):
+                if not math.isclose(value, other, rel_tol=1e-12):
+                    return False
+            elif value != other:
+                return False
+    return True

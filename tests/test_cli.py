@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import os
 import shutil
 import subprocess
@@ -18,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.indicators.lake import build_summarized_lake
+from tests.spark import same_rows
 from vigie.cli import app
 from vigie.indicators.catalogue import load_catalogue
 
@@ -136,23 +136,6 @@ def _indicators_json(lake: Path, engine: str, cwd: Path) -> tuple[dict[str, Any]
     return json.loads(done.stdout), done.stderr
 
 
-def _same_rows(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> bool:
-    """Equal rows, in the same order; floats equal but for the rounding noise of sums."""
-    if len(a) != len(b):
-        return False
-    for x, y in zip(a, b, strict=True):
-        if x.keys() != y.keys():
-            return False
-        for key, value in x.items():
-            other = y[key]
-            if isinstance(value, float) and isinstance(other, float):
-                if not math.isclose(value, other, rel_tol=1e-12):
-                    return False
-            elif value != other:
-                return False
-    return True
-
-
 def test_cli_indicators_spark_engine_gives_duckdb_answers(
         tmp_path_factory: pytest.TempPathFactory) -> None:
     """`vigie indicators --engine spark` prints, for every indicator of the catalogue, the JSON
@@ -174,4 +157,4 @@ def test_cli_indicators_spark_engine_gives_duckdb_answers(
     assert any(v is True for rows in duckdb.values() for r in rows
                for c, v in r.items() if c.endswith("_suppressed"))
     for indicator in sorted(duckdb):
-        assert _same_rows(spark[indicator], duckdb[indicator]), indicator
+        assert same_rows(spark[indicator], duckdb[indicator]), indicator

@@ -3,7 +3,6 @@ lake's tables alone and with its summaries (the same plan, so the same SQL, on b
 
 from __future__ import annotations
 
-import math
 import shutil
 from collections.abc import Iterator
 from datetime import date
@@ -12,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.spark import local_spark
+from tests.spark import local_spark, same_rows
 from vigie.indicators import Filters, builtin_indicators, run
 from vigie.indicators.spark import literal, publish_spark, register_views, render, run_spark
 from vigie.warehouse.query import connect
@@ -46,23 +45,6 @@ def spark(request: pytest.FixtureRequest, session: Any, small_lake: Path,
     return views, lake
 
 
-def same(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> bool:
-    """Equal rows; floats equal to the last bit but for rounding noise of sums."""
-    if len(a) != len(b):
-        return False
-    for x, y in zip(a, b, strict=True):
-        if x.keys() != y.keys():
-            return False
-        for key, value in x.items():
-            other = y[key]
-            if isinstance(value, float) and isinstance(other, float):
-                if not math.isclose(value, other, rel_tol=1e-12):
-                    return False
-            elif value != other:
-                return False
-    return True
-
-
 @pytest.mark.parametrize("indicator_id", sorted(CATALOGUE))
 def test_indicators_spark_gives_duckdb_results(spark: tuple[Any, Path],
                                                indicator_id: str) -> None:
@@ -77,7 +59,7 @@ def test_indicators_spark_gives_duckdb_results(spark: tuple[Any, Path],
         got = run_spark(indicator, session, lake, filters, k=k, strict=False,
                         register=False)
         assert got.schema == expected.schema
-        assert same(got.to_pylist(), expected.to_pylist()), (filters, k)
+        assert same_rows(got.to_pylist(), expected.to_pylist()), (filters, k)
 
 
 def test_indicators_spark_publish_suppresses(spark: tuple[Any, Path]) -> None:

@@ -65,6 +65,9 @@ FILTERED_RELATIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "filtered_events": ("events", tuple(FILTER_CONDITIONS)),
     "filtered_daily": ("daily", tuple(FILTER_CONDITIONS)),
     "filtered_population": ("population_daily", ("period", "population", "structure", "etape")),
+    # The services a penetration lists: those with events in the period, whoever used them,
+    # so that a service no one of the filtered population used still shows its 0 %.
+    "filtered_period_events": ("daily_events", ("period", "service")),
 }
 
 #: Parameters every indicator may use without declaring a filter: `$k`, the suppression

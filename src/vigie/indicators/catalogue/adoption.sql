@@ -13,11 +13,7 @@ WITH users AS (
 ), people AS (
   SELECT population, max(people) AS people FROM headcount GROUP BY population
 ), services AS (
-  SELECT DISTINCT service
-  FROM daily_events
-  WHERE ($start IS NULL OR day >= $start)
-    AND ($end IS NULL OR day <= $end)
-    AND ($service IS NULL OR service = $service)
+  SELECT DISTINCT service FROM filtered_period_events
 )
 SELECT
   s.service,

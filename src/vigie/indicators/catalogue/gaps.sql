@@ -15,11 +15,7 @@ WITH users AS (
   FROM headcount
   GROUP BY population, structure
 ), services AS (
-  SELECT DISTINCT service
-  FROM daily_events
-  WHERE ($start IS NULL OR day >= $start)
-    AND ($end IS NULL OR day <= $end)
-    AND ($service IS NULL OR service = $service)
+  SELECT DISTINCT service FROM filtered_period_events
 ), segments AS (
   SELECT
     s.service, p.population, p.structure, p.structure_label,
