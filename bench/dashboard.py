@@ -15,7 +15,8 @@ first, as successive runs would; its logs are then deleted. How it was built is 
 `lake.json` beside it; its size (events, daily rows, bytes, files) is printed with the figures.
 
 A panel is an indicator as a shipped dashboard shows it, with the dashboard's fixed service if
-any, published (small cells suppressed), over the whole lake (`--period all`: the API's
+any (and, on the Authentication page, its single sign-on sources: the lake's sources read in a
+`sign_on` format), published (small cells suppressed), over the whole lake (`--period all`: the API's
 default, the heaviest) or over the academic year of the lake's last day (`--period year`: the
 pages' default). Each panel runs in a fresh process: cold is its first run, the lake's files
 dropped from the operating system's page cache first (`posix_fadvise`, no root needed), with a
@@ -98,26 +99,39 @@ def lake_size(lake: Path) -> LakeSize:
 
 @dataclass(frozen=True)
 class Panel:
-    """One indicator as a shipped dashboard shows it: with its fixed service, if any."""
+    """One indicator as a shipped dashboard shows it: with its fixed service and sources."""
 
     indicator: str
-    service: str | None
+    service: str | None = None
+    source: str | None = None
 
     @property
     def name(self) -> str:
-        return self.indicator + (f" ({self.service})" if self.service else "")
+        fixed = [value for value in (self.service, self.source) if value]
+        return self.indicator + (f" ({', '.join(fixed)})" if fixed else "")
 
 
-def default_panels() -> list[Panel]:
-    """Every distinct (indicator, fixed service) of the shipped dashboards."""
+def sign_on_sources(lake: Path) -> list[str]:
+    """The lake's sources read in a single sign-on's format (what a configuration says)."""
+    from vigie.sources.spec import builtin_formats
+    from vigie.warehouse.query import connect
+
+    formats = builtin_formats()
+    pairs = connect(lake).sql("SELECT DISTINCT source, format FROM source_hours").fetchall()
+    return sorted(source for source, name in pairs if name in formats and formats[name].sign_on)
+
+
+def default_panels(lake: Path) -> list[Panel]:
+    """Every distinct (indicator, fixed filters) of the shipped dashboards."""
     from vigie.indicators.catalogue import builtin_indicators
-    from vigie.web.dashboards import load_dashboards
+    from vigie.web.dashboards import fixed_filters, load_dashboards
 
+    sign_on = sign_on_sources(lake)
     found: dict[Panel, None] = {}
     for board in load_dashboards(builtin_indicators()).values():
         for panel in board.panels:
-            found[Panel(panel.indicator, panel.service or board.service)] = None
-    return sorted(found, key=lambda p: (p.indicator, p.service or ""))
+            found[Panel(panel.indicator, **fixed_filters(board, panel, sign_on))] = None
+    return sorted(found, key=lambda p: (p.indicator, p.service or "", p.source or ""))
 
 
 def evict(lake: Path) -> None:
@@ -141,7 +155,7 @@ def measure_panel(lake: Path, panel: Panel, period: tuple[date, date] | None,
 
     indicator = builtin_indicators()[panel.indicator]
     bounds = {"start": period[0], "end": period[1]} if period else {}
-    filters = Filters(service=panel.service,
+    filters = Filters(service=panel.service, source=panel.source,
                       **(bounds if "period" in indicator.meta.filters else {}))
     evict(lake)
     start = time.perf_counter()
@@ -163,6 +177,8 @@ def in_fresh_process(lake: Path, panel: Panel, period: tuple[date, date] | None,
                "--repeat", str(repeat)]
     if panel.service:
         command += ["--service", panel.service]
+    if panel.source:
+        command += ["--source", panel.source]
     if period:
         command += ["--between", period[0].isoformat(), period[1].isoformat()]
     done = subprocess.run(command, capture_output=True, text=True, check=True)
@@ -189,10 +205,11 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--panel", help=argparse.SUPPRESS)  # one panel, in a fresh process
     parser.add_argument("--service", help=argparse.SUPPRESS)
+    parser.add_argument("--source", help=argparse.SUPPRESS)
     parser.add_argument("--between", nargs=2, type=date.fromisoformat, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.panel:
-        print(json.dumps(measure_panel(args.lake, Panel(args.panel, args.service),
+        print(json.dumps(measure_panel(args.lake, Panel(args.panel, args.service, args.source),
                                        args.between, args.repeat)))
         return
     lake = args.lake
@@ -207,13 +224,13 @@ def main() -> None:
     if args.period == "year":
         last = date.fromisoformat(size.last_day)
         period = (date(last.year if last.month >= 9 else last.year - 1, 9, 1), last)
-    print(f"{'panel':<26} {'cold':>8} {'warm p50':>9} {'warm p95':>9}")
+    print(f"{'panel':<34} {'cold':>8} {'warm p50':>9} {'warm p95':>9}")
     figures = {}
-    for panel in default_panels():
+    for panel in default_panels(lake):
         if args.only and panel.indicator not in args.only:
             continue
         figures[panel.name] = got = in_fresh_process(lake, panel, period, args.repeat)
-        print(f"{panel.name:<26} {got['cold']:6.0f}ms {got['p50']:7.0f}ms {got['p95']:7.0f}ms",
+        print(f"{panel.name:<34} {got['cold']:6.0f}ms {got['p50']:7.0f}ms {got['p95']:7.0f}ms",
               flush=True)
     print(f"load average {os.getloadavg()[0]:.1f}")
     if args.json:

@@ -70,3 +70,28 @@ def test_config_bad_cidr_and_unknown_format_are_reported_by_ingest(tmp_path: Pat
 def test_config_unknown_time_zone_is_named(tmp_path: Path) -> None:
     message = error_of(tmp_path, 'timezone = "Europe/Pari"\n' + SOURCE)
     assert "vigie.timezone: unknown time zone 'Europe/Pari'" in message
+
+
+def test_config_sign_on_sources_are_those_of_single_sign_on_formats(tmp_path: Path) -> None:
+    """CAS and Shibboleth formats are marked `sign_on`, an installation's own format may be;
+    the Authentication dashboard shows these sources' events."""
+    body = SOURCE + """
+[[sources]]
+name = "web"
+format = "apache_combined"
+paths = ["logs/*.log"]
+service = "ent"
+
+[[sources]]
+name = "portal-sso"
+format = "our_sso"
+paths = ["sso/*.log"]
+service = "ent"
+
+[[formats]]
+name = "our_sso"
+pattern = '^(?P<time>\\S+) (?P<user>\\S+)$'
+time_format = "%Y-%m-%dT%H:%M:%S"
+sign_on = true
+"""
+    assert load_config(write_config(tmp_path, body)).sign_on_sources() == ["cas", "portal-sso"]

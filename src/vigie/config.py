@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from vigie.errors import ConfigError
-from vigie.sources.spec import FormatSpec
+from vigie.sources.spec import FormatSpec, available_formats
 
 __all__ = [
     "Config",
@@ -265,6 +265,13 @@ class Config(_Strict):
     @property
     def lake_path(self) -> Path:
         return self.path(self.vigie.lake)
+
+    def sign_on_sources(self) -> list[str]:
+        """Names of the sources read in a single sign-on's format (`sign_on = true`: CAS,
+        Shibboleth IdP), whose events are logins rather than page views."""
+        formats = available_formats(self.formats)
+        return [s.name for s in self.sources
+                if s.format in formats and formats[s.format].sign_on]
 
 
 def password_from_env(variable: str | None, *, key: str) -> str | None:

@@ -248,3 +248,35 @@ def test_indicators_engine_refuses_a_filter_the_indicator_ignores(
 def test_indicators_filters_reject_a_reversed_period() -> None:
     with pytest.raises(ValueError, match="starts"):
         Filters(start=date(2026, 10, 1), end=date(2026, 9, 1))
+
+
+def test_indicators_source_filter_keeps_the_named_sources(
+        con: duckdb.DuckDBPyConnection) -> None:
+    """`source` takes one source or several separated by commas: in the small lake, Moodle is
+    seen through CAS (source `cas`) and the helpdesk through its own web server's log."""
+    by_service = {name: rows("daily_users", con, Filters(service=name))
+                  for name in ("moodle", "helpdesk")}
+    assert rows("daily_users", con, Filters(source="cas")) == by_service["moodle"]
+    assert rows("daily_users", con, Filters(source="helpdesk")) == by_service["helpdesk"]
+    assert rows("daily_users", con, Filters(source="cas,helpdesk")) == rows("daily_users", con)
+    assert rows("daily_users", con, Filters(source="idp")) == []
+    assert rows("daily_users", con, Filters(source="ca")) == []  # whole names only
+    students = Filters(source="cas", population="student")
+    assert [(r["service"], r["population"], r["users"]) for r in
+            rows("strengths", con, students, k=1)] == [("moodle", "student", 7)]
+    assert {r["service"] for r in rows("devices", con, Filters(source="helpdesk"))} == {
+        "helpdesk"}
+
+
+def test_indicators_default_daily_events(con: duckdb.DuckDBPyConnection) -> None:
+    """The events of `daily_users`, anonymous ones included, under any filter."""
+    assert [tuple(r.values()) for r in rows("daily_events", con, Filters(service="moodle"))] == [
+        ("moodle", date(2026, 9, 7), 1, False, False, 7),
+        ("moodle", date(2026, 9, 8), 2, False, False, 5),
+        ("moodle", date(2026, 10, 20), 2, False, True, 1),
+    ]
+    for filters in (Filters(), Filters(source="helpdesk", start=date(2026, 9, 8)),
+                    Filters(population="student", zone="outside")):
+        assert rows("daily_events", con, filters) == [
+            {k: v for k, v in r.items() if k != "users"}
+            for r in rows("daily_users", con, filters)], filters

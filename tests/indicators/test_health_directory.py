@@ -290,3 +290,24 @@ def test_indicators_directory_withholds_small_head_counts(
         ["<\u202f5"] * 5 + ["9"])
     assert publish(indicator, con, october, k=2)["people_suppressed"].to_pylist() == [
         False, False, False, True, True, False]
+
+
+def test_indicators_default_directory_trend(con: duckdb.DuckDBPyConnection) -> None:
+    """Per population, summed over structures: students are 1 + 1 + 8, then 1 + 1 + 9."""
+    def day(when: date, students: int) -> list[dict[str, Any]]:
+        return [{"day": when, "population": "employee", "people": 2},
+                {"day": when, "population": "faculty", "people": 6},
+                {"day": when, "population": "student", "people": students}]
+
+    indicator = CATALOGUE["directory_trend"]
+    assert run(indicator, con).to_pylist() == [
+        *day(date(2026, 9, 1), 10), *day(date(2026, 10, 1), 11), *day(date(2026, 11, 11), 11)]
+    sciences = Filters(start=date(2026, 9, 15), end=date(2026, 9, 30), structure="SCI")
+    assert run(indicator, con, sciences).to_pylist() == [
+        {"day": date(2026, 9, 15), "population": "faculty", "people": 4},
+        {"day": date(2026, 9, 15), "population": "student", "people": 8},
+        {"day": date(2026, 9, 30), "population": "faculty", "people": 4},
+        {"day": date(2026, 9, 30), "population": "student", "people": 8}]
+    published = publish(indicator, con, Filters(start=date(2026, 10, 1), end=date(2026, 10, 1)))
+    assert published["people"].to_pylist() == [None, 6, 11]
+    assert published["people_suppressed"].to_pylist() == [True, False, False]

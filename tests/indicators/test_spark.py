@@ -26,6 +26,7 @@ FILTERS = [
     Filters(service="moodle", population="student", structure="SCI"),
     Filters(etape="E1", zone="outside", device="smartphone"),
     Filters(start=date(2026, 10, 1), population="faculty", device="desktop"),
+    Filters(source="cas,helpdesk", zone="outside"),
 ]
 
 

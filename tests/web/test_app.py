@@ -278,3 +278,35 @@ def test_web_every_visible_dashboard_renders(app: FastAPI, user: str) -> None:
         page = client.get("/dashboards/overview")
         for board in re.findall(r'href="/dashboards/([a-z_-]+)"', page.text):
             assert client.get(f"/dashboards/{board}").status_code == 200
+
+
+def test_web_authentication_dashboard_counts_single_sign_on_sources(
+        admin: TestClient, demo: tuple[Config, Path]) -> None:
+    """The Authentication page shows logins (CAS and Shibboleth IdP sources), not the page
+    views of the services' own logs: its panels are fixed to those sources."""
+    page = admin.get("/dashboards/auth")
+    assert page.status_code == 200
+    assert "<option>cas, idp</option>" in page.text  # the fixed, disabled source menu
+    urls = re.findall(r'href="/api/indicators/[a-z_]+\.csv\?([^"]+)"', page.text)
+    assert urls and all(parse_qs(u.replace("&amp;", "&"))["source"] == ["cas,idp"]
+                        for u in urls)
+    def events(**params: str) -> dict[str, int]:
+        answer = admin.get("/api/indicators/devices", params=params).json()
+        return {row["service"]: row["service_events"] for row in answer["rows"]}
+
+    everything, logins = events(), events(source="cas,idp")
+    assert set(logins) < set(everything)  # services only seen in their own logs are left out
+    assert {"mail", "moodle_lms"} <= set(everything) - set(logins)  # IMAP, Moodle's own log
+    assert all(logins[s] < everything[s] for s in ("helpdesk", "nextcloud", "webmail"))
+    assert logins["ent"] == everything["ent"]  # the portal is seen through CAS only
+    cas, idp = events(source="cas"), events(source="idp")
+    assert all(cas.get(s, 0) + idp.get(s, 0) == n for s, n in logins.items())
+    # An installation without a single sign-on source has no Authentication page.
+    config, accounts = demo
+    without = config.model_copy(update={"sources": [
+        s for s in config.sources if s.name not in config.sign_on_sources()]})
+    with TestClient(create_app(without, accounts=accounts, today=lambda: END),
+                    follow_redirects=False) as client:
+        login(client, "alice")
+        assert client.get("/dashboards/auth").status_code == 404
+        assert 'href="/dashboards/auth"' not in client.get("/dashboards/overview").text

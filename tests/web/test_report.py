@@ -28,7 +28,7 @@ from tests.web.conftest import END, HOLIDAY_BANDS, HOLIDAY_END, login
 from vigie.config import Config
 from vigie.indicators.catalogue import load_catalogue
 from vigie.indicators.privacy import suppressed_label
-from vigie.web.dashboards import load_dashboards
+from vigie.web.dashboards import fixed_filters, load_dashboards
 from vigie.web.report import (
     MAX_TABLE_ROWS,
     ReportError,
@@ -172,8 +172,12 @@ def test_report_sections_in_french(report_fr: Path, page_fr: _Page) -> None:
     assert "Service\u00a0: moodle" in text
 
 
-def test_report_publishes_what_the_api_publishes(page_fr: _Page, admin: TestClient) -> None:
-    """Each panel's table holds, cell for cell, the API's `text` for the same filters."""
+def test_report_publishes_what_the_api_publishes(page_fr: _Page, admin: TestClient,
+                                                  demo: tuple[Config, Path]) -> None:
+    """Each panel's table holds, cell for cell, the API's `text` for the same filters (those
+    its dashboard fixes: the service, the single sign-on sources of the Authentication page)."""
+    sign_on = demo[0].sign_on_sources()
+    assert sign_on == ["cas", "idp"]
     catalogue = load_catalogue()
     boards = load_dashboards(catalogue)
     label = suppressed_label(5)
@@ -184,9 +188,7 @@ def test_report_publishes_what_the_api_publishes(page_fr: _Page, admin: TestClie
             indicator = catalogue[panel.indicator]
             params = ({"start": YEAR_START.isoformat(), "end": END.isoformat()}
                       if "period" in indicator.meta.filters else {})
-            service = panel.service or board.service
-            if service:
-                params["service"] = service
+            params.update(fixed_filters(board, panel, sign_on))
             answer = admin.get(f"/api/indicators/{indicator.id}?{urlencode(params)}")
             assert answer.status_code == 200, answer.text
             api_text = answer.json()["text"]

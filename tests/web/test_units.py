@@ -107,6 +107,8 @@ def test_web_shipped_dashboards_and_role_rule() -> None:
     ('indicator = "adoption"\nx = "bogus"', "not a dimension"),
     ('indicator = "rhythm"\nchart = "heatmap"', "needs a fixed service"),
     ('indicator = "strengths"\nservice = "ent"', "no service filter"),
+    ('indicator = "directory"\n[[dashboards]]\nid = "b"\ntitle = { fr = "B", en = "B" }\n'
+     'sign_on = true\n[[dashboards.panels]]\nindicator = "directory"', "no source filter"),
     ('indicator = "adoption"\ncolour = "x"', "Extra inputs"),
 ])
 def test_web_dashboards_file_errors(tmp_path: Path, panel: str, error: str) -> None:

@@ -31,6 +31,7 @@ __all__ = [
     "NO_SUMMARIES",
     "PARAMETER_TYPES",
     "RESERVED_PARAMETERS",
+    "TEXT_FILTERS",
     "FilterName",
     "Filters",
     "Plan",
@@ -38,24 +39,25 @@ __all__ = [
     "make_plan",
 ]
 
-FilterName = Literal["period", "service", "population", "structure", "etape", "zone", "device"]
+FilterName = Literal["period", "service", "population", "structure", "etape", "zone", "device",
+                     "source"]
+
+#: The filters on a text column of the same name (all but the period), each one parameter.
+TEXT_FILTERS = ("service", "population", "structure", "etape", "zone", "device", "source")
 
 #: Filter name -> the SQL parameters it provides.
 FILTER_PARAMETERS: dict[str, tuple[str, ...]] = {
     "period": ("start", "end"),
-    "service": ("service",),
-    "population": ("population",),
-    "structure": ("structure",),
-    "etape": ("etape",),
-    "zone": ("zone",),
-    "device": ("device",),
+    **{name: (name,) for name in TEXT_FILTERS},
 }
 
 #: Filter name -> its condition on a relation that has the column (`day` for the period).
+#: `source` takes one source or several separated by commas (the Authentication dashboard
+#: shows every single sign-on source at once); `instr` and `||` mean the same on both engines.
 FILTER_CONDITIONS: dict[str, str] = {
     "period": "($start IS NULL OR day >= $start) AND ($end IS NULL OR day <= $end)",
-    **{name: f"(${name} IS NULL OR {name} = ${name})"
-       for name in ("service", "population", "structure", "etape", "zone", "device")},
+    **{name: f"(${name} IS NULL OR {name} = ${name})" for name in TEXT_FILTERS},
+    "source": "($source IS NULL OR instr(',' || $source || ',', ',' || source || ',') > 0)",
 }
 
 #: Relations an indicator may select from already filtered by its declared filters, and the
@@ -78,7 +80,7 @@ RESERVED_PARAMETERS: dict[str, str] = {"k": "integer"}
 PARAMETER_TYPES: dict[str, str] = {
     "start": "date",
     "end": "date",
-    **{name: "text" for name in ("service", "population", "structure", "etape", "zone", "device")},
+    **{name: "text" for name in TEXT_FILTERS},
     **RESERVED_PARAMETERS,
 }
 
@@ -99,6 +101,8 @@ class Filters(BaseModel):
     etape: str | None = None
     zone: str | None = None
     device: str | None = None
+    #: One source name, or several separated by commas.
+    source: str | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> Filters:

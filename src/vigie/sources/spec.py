@@ -61,6 +61,11 @@ class FormatSpec(BaseModel):
         default=None, description="canonical field holding the routing target (URL, entityID)"
     )
     fields: dict[str, str] = Field(default_factory=dict)
+    sign_on: bool = Field(
+        default=False,
+        description="each event is a sign-on at the institution's single sign-on (CAS, "
+        "Shibboleth IdP): the Authentication dashboard counts these sources' events",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> FormatSpec:

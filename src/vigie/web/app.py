@@ -57,6 +57,7 @@ from vigie.web.dashboards import (
     Panel,
     Role,
     allowed,
+    fixed_filters,
     indicators_for,
     load_dashboards,
 )
@@ -127,11 +128,13 @@ def _filter_query(filters: dict[str, Any], lang: Lang) -> str:
 
 
 def _panel_spec(panel: Panel, dashboard: Dashboard, indicator: Indicator,
-                selection: Selection, lang: Lang) -> dict[str, Any]:
-    """Everything the browser needs to draw one panel, URLs included."""
+                selection: Selection, lang: Lang, sign_on: Sequence[str]) -> dict[str, Any]:
+    """Everything the browser needs to draw one panel, URLs included (`sign_on`: the
+    single sign-on sources)."""
     meta = indicator.meta
-    fixed = panel.service or dashboard.service
-    filters = selection.filters(service=fixed, keep=meta.filters)
+    fixed_values = fixed_filters(dashboard, panel, sign_on)
+    fixed = fixed_values.get("service")
+    filters = selection.filters(fixed=fixed_values, keep=meta.filters)
     query = _filter_query(filters.model_dump(), lang)
     chosen = set(selection.values) | ({"period"} if selection.period != "all" else set())
     ignored = sorted(f for f in chosen if f not in meta.filters)
@@ -192,6 +195,7 @@ def create_app(
                                   proxy_default_role=proxy_default_role or web.proxy_default_role,
                                   groups=group_roles(config))
     menus = LakeMenus(lake)
+    sign_on = config.sign_on_sources()
     reader = LakeReader(lake)
     templates = Jinja2Templates(directory=str(_HERE.joinpath("templates")))
     templates.env.globals["t"] = text
@@ -278,8 +282,9 @@ def create_app(
                               restricted=user.structures is not None)
 
     def _panels(user: User, board: Dashboard) -> list[Panel]:
-        """The panels of `board` the user may read (none: the dashboard is not theirs)."""
-        if not allowed(user.role, board.role):
+        """The panels of `board` the user may read (none: the dashboard is not theirs, or it
+        shows single sign-on sources and the installation reads none)."""
+        if not allowed(user.role, board.role) or (board.sign_on and not sign_on):
             return []
         readable = _readable(user)
         return [p for p in board.panels if p.indicator in readable]
@@ -315,6 +320,10 @@ def create_app(
         board = boards.get(dashboard_id)
         if board is None:
             return PlainTextResponse(f"no dashboard {dashboard_id!r}", status_code=404)
+        if board.sign_on and not sign_on:
+            return PlainTextResponse(
+                f"the dashboard {dashboard_id!r} shows the sources read in a single sign-on's "
+                "format (CAS, Shibboleth IdP) and the configuration has none", status_code=404)
         visible = _panels(user, board)
         if not visible:
             raise Forbidden(f"the dashboard {dashboard_id!r} is for the {board.role} role"
@@ -326,13 +335,14 @@ def create_app(
             return PlainTextResponse(str(exc), status_code=400)
         scope = _scope(user, selection)
         facts = menus.get()
-        panels = [_panel_spec(p, board, catalogue[p.indicator], selection, lang)
+        panels = [_panel_spec(p, board, catalogue[p.indicator], selection, lang, sign_on)
                   for p in visible]
         switch = "fr" if lang == "en" else "en"
         return templates.TemplateResponse(request, "dashboard.html", {
             "lang": lang, "user": user, "nav": _nav(user, lang), "board": board,
             "title": getattr(board.title, lang), "selection": selection,
             "periods": PERIODS, "options": facts.menus(scope, lang), "panels": panels, "k": k,
+            "text_filters": TEXT_FILTERS, "sign_on": sign_on,
             "scope": None if user.structures is None else
             [facts.structure_label(c) for c in sorted(user.structures)],
             "switch_url": f"/dashboards/{board.id}?{selection.query(lang=switch)}",
@@ -377,7 +387,7 @@ def create_app(
                 period: TextQuery = None, start: TextQuery = None, end: TextQuery = None,
                 service: TextQuery = None, population: TextQuery = None,
                 structure: TextQuery = None, etape: TextQuery = None, zone: TextQuery = None,
-                device: TextQuery = None) -> Response:
+                device: TextQuery = None, source: TextQuery = None) -> Response:
         try:
             indicator, _, _, table = _result(indicator_id, user, request)
         except (FilterError, IndicatorError) as exc:
@@ -399,6 +409,8 @@ def create_app(
                       service: TextQuery = None, population: TextQuery = None,
                       structure: TextQuery = None, etape: TextQuery = None,
                       zone: TextQuery = None, device: TextQuery = None,
+                      source: Annotated[str | None, Query(
+                          description="one source, or several separated by commas")] = None,
                       lang: Annotated[str, Query(description="fr or en")] = "fr",
                       ) -> Response:
         try:

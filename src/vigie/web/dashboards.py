@@ -14,7 +14,7 @@ A manager restricted to structures reads only the indicators that can be filtere
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Literal, get_args
@@ -32,6 +32,7 @@ __all__ = [
     "Panel",
     "Role",
     "allowed",
+    "fixed_filters",
     "indicators_for",
     "load_dashboards",
 ]
@@ -62,12 +63,14 @@ class Panel(_Strict):
 
 
 class Dashboard(_Strict):
-    """A page of panels, optionally restricted to a role and fixed to one service."""
+    """A page of panels, optionally restricted to a role, fixed to one service, or to the
+    events of the single sign-on sources (`sign_on`: logins, not page views)."""
 
     id: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
     title: Text
     role: Role = "viewer"
     service: str | None = None
+    sign_on: bool = False
     panels: tuple[Panel, ...] = Field(min_length=1)
 
 
@@ -100,9 +103,25 @@ def _check_panel(where: str, dashboard: Dashboard, panel: Panel,
     if service is not None and "service" not in meta.filters:
         raise DashboardError(f"{where}: {indicator.id} has no service filter, so it cannot be "
                              f"fixed to service {service!r}")
+    if dashboard.sign_on and "source" not in meta.filters:
+        raise DashboardError(f"{where}: {indicator.id} has no source filter, so it cannot show "
+                             "the single sign-on sources only (sign_on = true)")
     chart = panel.chart or meta.chart
     if chart == "heatmap" and "service" in meta.dimensions and service is None:
         raise DashboardError(f"{where}: a heatmap of {indicator.id} needs a fixed service")
+
+
+def fixed_filters(dashboard: Dashboard, panel: Panel,
+                  sign_on_sources: Sequence[str]) -> dict[str, str]:
+    """The filters a panel's dashboard sets for it: the service, and for a `sign_on`
+    dashboard the single sign-on sources (`source` filter, comma-separated)."""
+    fixed = {}
+    service = panel.service or dashboard.service
+    if service is not None:
+        fixed["service"] = service
+    if dashboard.sign_on:
+        fixed["source"] = ",".join(sign_on_sources)
+    return fixed
 
 
 def load_dashboards(catalogue: Mapping[str, Indicator],

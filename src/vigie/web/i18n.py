@@ -39,6 +39,7 @@ _TEXT: dict[str, tuple[str, str]] = {
     "etape": ("Étape", "Study step"),
     "zone": ("Zone réseau", "Network zone"),
     "device": ("Terminal", "Device"),
+    "source": ("Source", "Source"),
     "any": ("Tous", "All"),
     "apply": ("Appliquer", "Apply"),
     "csv": ("Export CSV", "CSV export"),
@@ -48,6 +49,9 @@ _TEXT: dict[str, tuple[str, str]] = {
     "no_data": ("Aucune donnée pour ces filtres.", "No data for these filters."),
     "error": ("Erreur de chargement", "Loading error"),
     "fixed_service": ("Service fixé par le tableau de bord", "Service fixed by the dashboard"),
+    "fixed_sign_on": ("Sources d’authentification unique (CAS, Shibboleth), fixées par le "
+                      "tableau de bord", "Single sign-on sources (CAS, Shibboleth), fixed by "
+                      "the dashboard"),
     "ignored": ("Filtre sans effet sur cet indicateur", "Filter not applicable to this indicator"),
     "suppressed_note": ("« < {k} » : moins de {k} personnes, valeur masquée.",
                         "“< {k}”: fewer than {k} people, value withheld."),

@@ -23,7 +23,7 @@ from vigie.web.i18n import Lang, value_label
 __all__ = ["MENU_COLUMNS", "LakeFacts", "LakeMenus"]
 
 #: Filters whose menus list the distinct values of the `events` column of the same name.
-MENU_COLUMNS = ("service", "population", "zone", "device")
+MENU_COLUMNS = ("service", "population", "zone", "device", "source")
 
 _LATEST = "snapshot_date = (SELECT max(snapshot_date) FROM directory)"
 

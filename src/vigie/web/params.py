@@ -16,14 +16,12 @@ from urllib.parse import urlencode
 
 from pydantic import ValidationError
 
-from vigie.indicators.filters import Filters
+from vigie.indicators.filters import TEXT_FILTERS, Filters
 
 __all__ = ["PERIODS", "TEXT_FILTERS", "FilterError", "Period", "Selection", "parse_selection"]
 
 Period = Literal["week", "month", "year", "all", "custom"]
 PERIODS: tuple[Period, ...] = get_args(Period)
-#: Text filters accepted in the query string (all filters of `Filters` but the period).
-TEXT_FILTERS = ("service", "population", "structure", "etape", "zone", "device")
 
 
 class FilterError(ValueError):
@@ -39,13 +37,11 @@ class Selection:
     end: date | None
     values: dict[str, str] = field(default_factory=dict)
 
-    def filters(self, *, service: str | None = None, keep: tuple[str, ...] | None = None
-                ) -> Filters:
-        """The indicator filters; `service` overrides the chosen one; `keep` limits to the
-        filters an indicator declares (the period is `period`)."""
-        values: dict[str, object] = dict(self.values)
-        if service is not None:
-            values["service"] = service
+    def filters(self, *, fixed: Mapping[str, str] | None = None,
+                keep: tuple[str, ...] | None = None) -> Filters:
+        """The indicator filters; `fixed` (a dashboard's) overrides the chosen ones; `keep`
+        limits to the filters an indicator declares (the period is `period`)."""
+        values: dict[str, object] = {**self.values, **(fixed or {})}
         values["start"], values["end"] = self.start, self.end
         if keep is not None:
             allowed = {"start", "end"} if "period" in keep else set()

@@ -36,7 +36,7 @@ from vigie.config import Config, load_config
 from vigie.errors import VigieError
 from vigie.indicators.catalogue import SUPPRESSED_SUFFIX, Indicator, Measure
 from vigie.privacy.pseudonym import PSEUDONYM_LENGTH
-from vigie.web.dashboards import Dashboard, Panel, allowed
+from vigie.web.dashboards import Dashboard, Panel, allowed, fixed_filters
 from vigie.web.i18n import Lang, text, value_label
 from vigie.web.params import Period, Selection, period_days
 
@@ -409,8 +409,9 @@ def _panel(ctx: _Context, board: Dashboard, panel: Panel, anchor: str) -> dict[s
     lang = ctx.lang
     indicator = ctx.catalogue[panel.indicator]
     meta = indicator.meta
-    fixed = panel.service or board.service
-    filters = ctx.selection.filters(service=fixed, keep=meta.filters)
+    fixed_values = fixed_filters(board, panel, ctx.config.sign_on_sources())
+    fixed = fixed_values.get("service")
+    filters = ctx.selection.filters(fixed=fixed_values, keep=meta.filters)
     table = ctx.reader.published(indicator, filters, ctx.k, structures=ctx.structures)
     data = payload(table, indicator, filters, ctx.k, lang)
     dims = [d for d in meta.dimensions if not (d == "service" and fixed)]
@@ -548,7 +549,7 @@ def write_report(
                             for n, p in enumerate(board.panels, start=1)
                             if scope is None
                             or "structure" in catalogue[p.indicator].meta.filters]}
-                for board in boards]
+                for board in boards if not board.sign_on or config.sign_on_sources()]
     sections = [section for section in sections if section["panels"]]
     if not sections:
         raise ReportError("none of the chosen dashboards has a panel that can be restricted "
