@@ -16,9 +16,9 @@ first, as successive runs would; its logs are then deleted. How it was built is 
 
 A panel is an indicator as a shipped dashboard shows it, with the dashboard's fixed service if
 any (and, on the Authentication page, its single sign-on sources: the lake's sources read in a
-`sign_on` format), published (small cells suppressed), over the whole lake (`--period all`: the API's
-default, the heaviest) or over the academic year of the lake's last day (`--period year`: the
-pages' default). Each panel runs in a fresh process: cold is its first run, the lake's files
+`sign_on` format), published (small cells suppressed), over the whole lake (`--period all`: the
+API's default, the heaviest) or over the academic year of the lake's last day (`--period year`:
+the pages' default). Each panel runs in a fresh process: cold is its first run, the lake's files
 dropped from the operating system's page cache first (`posix_fadvise`, no root needed), with a
 new connection; warm is the p50 and p95 of `--repeat` more runs on that connection.
 """

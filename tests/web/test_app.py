@@ -23,7 +23,7 @@ from vigie.web.auth import COOKIE
 from vigie.web.dashboards import load_dashboards
 
 PUBLIC = {"/__heartbeat__", "/login"}
-SAMPLE = {"dashboard_id": "overview", "indicator_id": "adoption"}
+SAMPLE = {"dashboard_id": "overview", "indicator_id": "adoption", "name": "swagger-ui.css"}
 
 
 def test_web_heartbeat_needs_no_authentication(anonymous: TestClient) -> None:
@@ -49,7 +49,7 @@ def test_web_every_other_route_requires_authentication(app: FastAPI,
         checked.append(path)
     assert {"/", "/dashboards/overview", "/api/indicators", "/api/indicators/adoption",
             "/api/indicators/adoption.csv", "/static/plotly.min.js", "/openapi.json",
-            "/docs"} <= set(checked)
+            "/docs", "/static/swagger/swagger-ui.css"} <= set(checked)
 
 
 def test_web_login_flow(anonymous: TestClient) -> None:
@@ -269,6 +269,23 @@ def test_web_plotly_is_served_locally(admin: TestClient) -> None:
     assert response.status_code == 200 and len(response.content) > 1_000_000
     assert admin.get("/static/app.js").status_code == 200
     assert "/api/indicators/{indicator_id}" in admin.get("/openapi.json").json()["paths"]
+
+
+
+def test_web_api_documentation_is_served_locally(admin: TestClient, anonymous: TestClient
+                                                 ) -> None:
+    """Swagger UI comes from the installed `swagger-ui-bundle`, not from a CDN (offline)."""
+    page = admin.get("/docs")
+    assert page.status_code == 200
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert assets and all(a.startswith("/static/swagger/") for a in assets), assets
+    for asset in assets:
+        response = admin.get(asset)
+        assert response.status_code == 200 and len(response.content) > 500, asset
+    assert "SwaggerUIBundle" in admin.get("/static/swagger/swagger-ui-bundle.js").text
+    assert admin.get("/static/swagger/index.html").status_code == 404
+    assert admin.get("/static/swagger/..%2F..%2F__init__.py").status_code == 404
+    assert anonymous.get("/static/swagger/swagger-ui.css").status_code == 401
 
 
 @pytest.mark.parametrize("user", ["victor", "marc", "alice"])

@@ -36,6 +36,7 @@ from fastapi.responses import (
 )
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
+from swagger_ui_bundle import swagger_ui_path
 
 from vigie.config import Config
 from vigie.errors import VigieError
@@ -125,6 +126,11 @@ def _filter_query(filters: dict[str, Any], lang: Lang) -> str:
         items["period"] = "all"
     items["lang"] = lang
     return urlencode(items)
+
+
+#: The files of Swagger UI (package `swagger-ui-bundle`) that `/docs` loads, and their types.
+_SWAGGER_ASSETS = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css",
+                   "favicon-32x32.png": "image/png"}
 
 
 def _panel_spec(panel: Panel, dashboard: Dashboard, indicator: Indicator,
@@ -439,7 +445,18 @@ def create_app(
 
     @app.get("/docs", include_in_schema=False)
     def docs(user: CurrentUser) -> Response:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="vigie API")
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json", title="vigie API",
+            swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger/swagger-ui.css",
+            swagger_favicon_url="/static/swagger/favicon-32x32.png")
+
+    @app.get("/static/swagger/{name}", include_in_schema=False)
+    def swagger_asset(name: str, user: CurrentUser) -> Response:
+        if name not in _SWAGGER_ASSETS:
+            return PlainTextResponse(f"no file {name!r}", status_code=404)
+        return FileResponse(Path(swagger_ui_path) / name, media_type=_SWAGGER_ASSETS[name],
+                            headers={"Cache-Control": "private, max-age=86400"})
 
     app.state.langs = LANGS
     return app
