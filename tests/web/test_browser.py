@@ -24,7 +24,7 @@ from fastapi import FastAPI
 
 from tests.web.conftest import HOLIDAY_BANDS, HOLIDAY_END, PASSWORDS
 from vigie.config import Config
-from vigie.indicators.catalogue import load_catalogue
+from vigie.indicators.catalogue import Indicator, load_catalogue
 from vigie.web.app import create_app
 from vigie.web.dashboards import load_dashboards
 from vigie.web.i18n import text
@@ -168,6 +168,12 @@ def test_web_browser_dashboard(server: str, tmp_path: Path) -> None:
             context.close()
 
 
+def _shades_holidays(indicator: Indicator) -> bool:
+    """A line over days that carries the calendar flags gets the holiday bands."""
+    meta = indicator.meta
+    return meta.chart == "line" and {"day", "is_school_holiday"} <= set(meta.dimensions)
+
+
 def test_web_browser_every_dashboard_draws(holiday_server: str, tmp_path: Path) -> None:
     """Every shipped dashboard, opened by an admin (who may open them all): each panel drew a
     chart with data, a table with rows, or says it has no data; no script or console error;
@@ -202,7 +208,7 @@ def test_web_browser_every_dashboard_draws(holiday_server: str, tmp_path: Path) 
                         assert shown["rows"] > 0, where
                     else:
                         assert shown["text"] == no_data, where
-                    if spec.indicator == "daily_users":  # the period holds the holidays
+                    if _shades_holidays(catalogue[spec.indicator]):  # the period holds them
                         assert state == "drawn", where
                         assert shown["bands"] == [list(b) for b in HOLIDAY_BANDS], where
                         assert shown["drawn_bands"] == len(HOLIDAY_BANDS), where
