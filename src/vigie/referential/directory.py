@@ -2,7 +2,8 @@
 
 Why two readers: production sites point vigie at their LDAP replica, while demos, tests and
 air-gapped installs only have an LDIF export. Both end in
-:func:`vigie.referential.supann.build_people`, so they cannot disagree on what a person is.
+:class:`vigie.referential.supann.PeopleBuilder` (behind
+:func:`vigie.referential.supann.build_people`), so they cannot disagree on what a person is.
 
 ldap3 has no LDIF *reader*, so a small RFC 2849 parser lives here: base64 values (``attr::``),
 folded lines (continuations start with one space), comments (also folded), ``version:`` line,
@@ -35,9 +36,11 @@ from vigie.errors import ConfigError, SourceError
 from vigie.referential.supann import (
     DEFAULT_ATTRIBUTES,
     Entry,
+    PeopleBuilder,
     build_people,
     build_structures,
     is_person,
+    is_structure,
     resolve_attributes,
 )
 
@@ -53,7 +56,10 @@ __all__ = [
     "parse_ldif",
 ]
 
-_LINE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9.-]*)((?:;[A-Za-z0-9-]+)*)(::|:<|:)[ ]*(.*)$")
+#: What may stand before the first colon of a line: an attribute name and its options.
+_NAME_AND_OPTIONS = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]*(?:;[A-Za-z0-9-]+)*\Z")
+#: First character of what follows the colon of a base64 (``::``) or URL (``:<``) value.
+_ENCODED = frozenset(":<")
 _ATTRIBUTE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]*(?:;[A-Za-z0-9-]+)*$")
 _STRUCTURE_ATTRIBUTES = ("supannCodeEntite", "description", "ou", "supannCodeEntiteParent")
 #: Attributes of group entries that list their members' DNs.
@@ -77,10 +83,11 @@ def _needed(names: Mapping[str, str]) -> set[str]:
     return {*names.values(), "objectclass", *(a.lower() for a in _STRUCTURE_ATTRIBUTES)}
 
 
-def _logical_lines(path: Path) -> Iterator[tuple[int, str | None]]:
-    """Unfolded lines with the number of their first physical line; None marks a blank line.
+def _read_text(path: Path) -> str:
+    r"""The whole file as text, CRLF line ends made LF (line numbers do not change).
 
-    Comments (and their folded continuations) are dropped here.
+    Replacing ``\r\n`` drops exactly the one ``\r`` before each ``\n``, as removing a trailing
+    ``\r`` from each line does; a last line without ``\n`` loses its ``\r`` too.
     """
     try:
         data = path.read_bytes()
@@ -91,97 +98,168 @@ def _logical_lines(path: Path) -> Iterator[tuple[int, str | None]]:
     except UnicodeDecodeError as exc:
         bad_line = data.count(b"\n", 0, exc.start) + 1
         raise SourceError(f"LDIF {path}, line {bad_line}: not valid UTF-8") from exc
-    current: list[str] | None = None
-    start = 0
-    in_comment = False
-    for number, physical in enumerate(text.split("\n"), start=1):
-        line = physical.removesuffix("\r")
-        if line.startswith(" "):
-            if in_comment:
-                continue
-            if current is None:
-                raise SourceError(
-                    f"LDIF {path}, line {number}: continuation line (starting with a space) "
-                    "without a line to continue"
-                )
-            current.append(line[1:])
-            continue
-        if current is not None:
-            yield start, "".join(current)
-            current = None
-        in_comment = line.startswith("#")
-        if in_comment:
-            continue
-        if not line:
-            yield number, None
-            continue
-        current, start = [line], number
-    if current is not None:
-        yield start, "".join(current)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").removesuffix("\r")
+    return text
 
 
-def _value(path: Path, number: int, kind: str, raw: str) -> str | None:
-    """Decode one value; None for ``:<`` URL references, which vigie does not fetch."""
-    if kind == ":":
-        return raw
-    if kind == ":<":
+def _orphan_continuation(text: str) -> int | None:
+    """Offset of the first continuation line that has no line to continue, if any.
+
+    Such a line opens the file or follows a blank line (after a comment, it continues the
+    comment). Looked for before unfolding, which would glue it to the blank line.
+    """
+    if text.startswith(" "):
+        return 0
+    if text.startswith("\n "):
+        return 1
+    found = text.find("\n\n ")
+    return None if found < 0 else found + 2
+
+
+class _LineError(Exception):
+    """A malformed line, by its index among its record's lines: which line of the file that
+    is gets worked out only then (:func:`_physical_line`)."""
+
+    def __init__(self, index: int, message: str) -> None:
+        super().__init__(message)
+        self.index = index
+        self.message = message
+
+
+def _physical_line(text: str, logical: int) -> int:
+    """1-based number of the line of ``text`` where its ``logical``-th (0-based) unfolded line
+    starts: the ``logical``-th line that is not a continuation. Only used to report an error.
+    """
+    seen = -1
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.startswith(" "):
+            seen += 1
+            if seen == logical:
+                return number
+    raise AssertionError(f"no unfolded line {logical}")  # every one starts a line of text
+
+
+def _value(index: int, rest: str) -> str | None:
+    """The value of a line from what follows its first colon: `` value``, ``: base64`` or
+    ``< URL`` (None: vigie does not fetch URLs). Spaces after the colon(s) are not part of it.
+    """
+    marker = rest[:1]
+    if marker == "<":
         return None
+    if marker != ":":
+        return rest.lstrip(" ")
     try:
-        decoded = base64.b64decode(raw.strip(), validate=True)
+        decoded = base64.b64decode(rest[1:].strip(), validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise SourceError(f"LDIF {path}, line {number}: invalid base64 value") from exc
+        raise _LineError(index, "invalid base64 value") from exc
     return decoded.decode("utf-8", errors="replace")
+
+
+def _attribute_name(index: int, line: str, names: dict[str, str]) -> str:
+    """Lower-cased attribute name, options dropped, of a line whose name is not in ``names``.
+
+    What stands before the first colon must be ``attr[;option...]``; the answer is remembered
+    in ``names``, so each distinct spelling (a directory has a few dozen) is checked once.
+    """
+    written, colon, _ = line.partition(":")
+    if not colon or _NAME_AND_OPTIONS.match(written) is None:
+        shown = line if len(line) <= 60 else line[:57] + "..."
+        raise _LineError(index, f"expected 'attribute: value', found {shown!r}")
+    lowered = names[written] = written.split(";", 1)[0].lower()
+    return lowered
+
+
+def _parse_record(
+    lines: list[str], keep: set[str] | None, first_record: bool, names: dict[str, str]
+) -> tuple[str, dict[str, list[str]], bool] | None:
+    """``(dn, attributes, skipped)`` of the lines between two blank lines; None without a dn.
+
+    ``skipped`` marks a change record other than ``changetype: add`` (its other lines are not
+    even checked). ``version:`` lines may precede the dn of the file's first record only.
+    This loop runs once per line of the file, hence the common case inlined: a known
+    attribute name and a plain value.
+    """
+    dn: str | None = None
+    attrs: dict[str, list[str]] = {}
+    for index, line in enumerate(lines):
+        colon = line.find(":")
+        written = line[:colon]
+        lowered = names.get(written) if colon >= 0 else None
+        if lowered is None:
+            if not line or line[0] == "#":
+                continue
+            lowered = _attribute_name(index, line, names)
+        rest = line[colon + 1 :]
+        if dn is None:
+            if lowered == "version" and first_record:
+                continue
+            if lowered != "dn":
+                name = written.split(";", 1)[0]
+                raise _LineError(
+                    index, f"an entry must start with 'dn:', found attribute {name!r}"
+                )
+            dn = _value(index, rest) or ""
+        elif lowered == "changetype":
+            if (_value(index, rest) or "").strip().lower() != "add":
+                return dn, attrs, True
+        elif keep is None or lowered in keep:
+            value = rest.lstrip(" ") if rest[:1] not in _ENCODED else _value(index, rest)
+            if value is None:
+                continue
+            values = attrs.get(lowered)
+            if values is None:
+                attrs[lowered] = [value]
+            else:
+                values.append(value)
+    return None if dn is None else (dn, attrs, False)
+
+
+def _parse_text(path: Path, text: str, keep: set[str] | None) -> Iterator[Entry]:
+    """Entries of LDIF text that has no orphan continuation line.
+
+    Unfolding is one ``replace`` over the whole text, and records are what lies between blank
+    lines (a run of blank lines gives empty records). Lines are counted only to report a
+    malformed one, as SourceError.
+    """
+    unfolded = text.replace("\n ", "")
+    records = unfolded.split("\n\n")
+    names: dict[str, str] = {}
+    first_record = True
+    for number, record in enumerate(records):
+        try:
+            parsed = _parse_record(record.split("\n"), keep, first_record, names)
+        except _LineError as error:
+            start = sum(len(r) + 2 for r in records[:number])
+            line = _physical_line(text, unfolded.count("\n", 0, start) + error.index)
+            raise SourceError(f"LDIF {path}, line {line}: {error.message}") from error
+        if parsed is None:
+            continue
+        first_record = False
+        dn, attrs, skipped = parsed
+        if not skipped:
+            yield dn, attrs
 
 
 def parse_ldif(path: Path, *, keep: set[str] | None = None) -> Iterator[Entry]:
     """Yield ``(dn, {attribute: [values]})`` for each content (or ``changetype: add``) record.
 
     Attribute names are lower-cased without options; ``keep`` (lower-cased names) limits which
-    attributes are stored. Raises SourceError naming the file and line of a malformed line.
+    attributes are stored. Raises SourceError naming the file and line of a malformed line
+    (after yielding the entries before it).
+
+    The file is read at once and cut with bulk string methods (unfold, split into records,
+    then lines) rather than run line by line through a state machine, which was slower.
     """
-    dn: str | None = None
-    attrs: dict[str, list[str]] = {}
-    skipping = False
-    first_record = True
-    for number, line in _logical_lines(path):
-        if line is None:
-            if dn is not None and not skipping:
-                yield dn, attrs
-            if dn is not None or skipping:
-                first_record = False
-            dn, attrs, skipping = None, {}, False
-            continue
-        if skipping:
-            continue
-        match = _LINE.match(line)
-        if match is None:
-            shown = line if len(line) <= 60 else line[:57] + "..."
-            raise SourceError(
-                f"LDIF {path}, line {number}: expected 'attribute: value', found {shown!r}"
-            )
-        name, _options, kind, raw = match.groups()
-        lowered = name.lower()
-        if dn is None:
-            if lowered == "version" and first_record:
-                continue
-            if lowered != "dn":
-                raise SourceError(
-                    f"LDIF {path}, line {number}: an entry must start with 'dn:', "
-                    f"found attribute {name!r}"
-                )
-            dn = _value(path, number, kind, raw) or ""
-            continue
-        if lowered == "changetype":
-            if (_value(path, number, kind, raw) or "").strip().lower() != "add":
-                skipping = True
-            continue
-        if keep is not None and lowered not in keep:
-            continue
-        value = _value(path, number, kind, raw)
-        if value is not None:
-            attrs.setdefault(lowered, []).append(value)
-    if dn is not None and not skipping:
-        yield dn, attrs
+    text = _read_text(Path(path))
+    orphan = _orphan_continuation(text)
+    yield from _parse_text(path, text if orphan is None else text[:orphan], keep)
+    if orphan is not None:
+        line = text.count("\n", 0, orphan) + 1
+        raise SourceError(
+            f"LDIF {path}, line {line}: continuation line (starting with a space) "
+            "without a line to continue"
+        )
 
 
 def load_ldif(
@@ -194,11 +272,20 @@ def load_ldif(
     A person is an entry with a uid that is a person/inetOrgPerson/supannPerson or sits under
     ``ou=people``; a structure has a supannCodeEntite and is a supannEntite or sits under
     ``ou=structures``. Everything else (the base, organizational units, groups) is skipped.
+
+    One pass, entries dropped as soon as they are used (only the few structures are kept):
+    keeping every entry alive made the garbage collector walk them all, again and again,
+    which took longer than reading the file.
     """
     names = resolve_attributes(attributes)
-    entries = list(parse_ldif(Path(path), keep=_needed(names)))
-    structures = build_structures(entries)
-    return Directory(people=build_people(entries, structures, names), structures=structures)
+    people = PeopleBuilder(names)
+    structure_entries: list[Entry] = []
+    for dn, attrs in parse_ldif(Path(path), keep=_needed(names)):
+        if is_structure(dn, attrs):
+            structure_entries.append((dn, attrs))
+        people.add(dn, attrs)
+    structures = build_structures(structure_entries)
+    return Directory(people=people.table(structures), structures=structures)
 
 
 def equality_filter(attribute: str, value: str) -> str:

@@ -33,6 +33,7 @@ __all__ = [
     "STRUCTURES_SCHEMA",
     "Entry",
     "Inscription",
+    "PeopleBuilder",
     "build_people",
     "build_structures",
     "is_person",
@@ -231,16 +232,21 @@ def build_structures(entries: Iterable[Entry], *, require_structure: bool = True
     )
 
 
-def _latest_inscription(values: Sequence[str]) -> Inscription | None:
+def _latest_inscription(
+    values: Sequence[str], parsed: dict[str, Inscription]
+) -> Inscription | None:
     """The inscription of the most recent academic year; on ties, the first one naming an étape.
 
     Directories keep past years' inscriptions, and only the current one tells what the
-    student studies now.
+    student studies now. ``parsed`` remembers the values already parsed: thousands of
+    students share the same few hundred inscriptions.
     """
     best: Inscription | None = None
     best_key: tuple[int, int] = (-1, -1)
     for value in values:
-        inscription = parse_inscription(value)
+        inscription = parsed.get(value)
+        if inscription is None:
+            inscription = parsed[value] = parse_inscription(value)
         key = (
             inscription.year if inscription.year is not None else -1,
             int(bool(inscription.etape)),
@@ -248,6 +254,93 @@ def _latest_inscription(values: Sequence[str]) -> Inscription | None:
         if best is None or key > best_key:
             best, best_key = inscription, key
     return best
+
+
+class PeopleBuilder:
+    """The rows of :func:`build_people`, gathered one entry at a time.
+
+    A reader can hand its entries over as it reads them instead of keeping them all: tens of
+    thousands of entries alive at once, with a list per attribute, make CPython's garbage
+    collector walk them all several times, which costs more than reading them. Structure
+    labels are looked up last (:meth:`table`), so structures can be read in the same pass.
+
+    What repeats from person to person (affiliations, inscriptions) is worked out once per
+    distinct value.
+    """
+
+    def __init__(
+        self, attributes: Mapping[str, str] | None = None, *, require_person: bool = True
+    ) -> None:
+        """``require_person`` is False for LDAP, where the configured filter selects people."""
+        self._names = resolve_attributes(attributes)
+        self._require_person = require_person
+        self._columns: dict[str, list[object]] = {
+            field.name: [] for field in PEOPLE_SCHEMA if not field.name.startswith("structure")
+        }
+        self._structure: list[str | None] = []
+        self._seen: set[str] = set()
+        self._inscriptions: dict[str, Inscription] = {}
+        self._populations: dict[tuple[tuple[str, ...], ...], tuple[str, list[str]]] = {}
+
+    def add(self, dn: str, attrs: Mapping[str, list[str]]) -> None:
+        """Add the entry if it is a person whose uid was not seen yet (first entry wins)."""
+        names = self._names
+        if self._require_person and not is_person(dn, attrs, names["uid"]):
+            return
+        uid = _first(attrs.get(names["uid"], []))
+        if uid is None:
+            return
+        uid = uid.lower()
+        if uid in self._seen:
+            return
+        self._seen.add(uid)
+        population, affiliations = self._population(
+            attrs.get(names["primary_affiliation"], []), attrs.get(names["affiliations"], [])
+        )
+        structure = _first(attrs.get(names["structure"], [])) or _first(
+            attrs.get(names["structures"], [])
+        )
+        latest = _latest_inscription(attrs.get(names["inscriptions"], []), self._inscriptions)
+        etape = latest.etape if latest else None
+        diplome = latest.diplome if latest else None
+        cursus = latest.cursus_year if latest else None
+        etape = etape or strip_source(_first(attrs.get(names["etape"], [])))
+        diplome = diplome or strip_source(_first(attrs.get(names["diplome"], [])))
+        fallback_cursus = strip_source(_first(attrs.get(names["cursus_year"], [])))
+        cursus = cursus or (fallback_cursus.upper() if fallback_cursus else None)
+        columns = self._columns
+        columns["uid"].append(uid)
+        columns["population"].append(population)
+        columns["affiliations"].append(affiliations)
+        self._structure.append(structure)
+        columns["etape"].append(etape)
+        columns["diplome"].append(diplome)
+        columns["cursus_year"].append(cursus)
+
+    def _population(
+        self, primary: Sequence[str], affiliations: Sequence[str]
+    ) -> tuple[str, list[str]]:
+        """Population and sorted, cleaned affiliations, computed once per distinct pair of
+        value lists (a directory has a few dozen); rows share the affiliations list."""
+        key = (tuple(primary), tuple(affiliations))
+        known = self._populations.get(key)
+        if known is None:
+            cleaned = sorted({a.strip().lower() for a in affiliations if a.strip()})
+            known = self._populations[key] = (population_of(primary, affiliations), cleaned)
+        return known
+
+    def table(self, structures: pa.Table) -> pa.Table:
+        """The people added so far, labelled with ``structures`` (a STRUCTURES_SCHEMA table)."""
+        codes = structures["code"].to_pylist()
+        labels = dict(zip(codes, structures["label"].to_pylist(), strict=True))
+        parents = dict(zip(codes, structures["parent"].to_pylist(), strict=True))
+        columns = {
+            **self._columns,
+            "structure": self._structure,
+            "structure_label": [labels.get(s) if s else None for s in self._structure],
+            "structure_parent": [parents.get(s) if s else None for s in self._structure],
+        }
+        return pa.table(columns, schema=PEOPLE_SCHEMA)
 
 
 def build_people(
@@ -261,46 +354,7 @@ def build_people(
 
     ``require_person`` is False for LDAP, where the configured filter already selects people.
     """
-    names = resolve_attributes(attributes)
-    labels = dict(zip(structures["code"].to_pylist(), structures["label"].to_pylist(), strict=True))
-    parents = dict(
-        zip(structures["code"].to_pylist(), structures["parent"].to_pylist(), strict=True)
-    )
-    columns: dict[str, list[object]] = {field.name: [] for field in PEOPLE_SCHEMA}
-    seen: set[str] = set()
+    builder = PeopleBuilder(attributes, require_person=require_person)
     for dn, attrs in entries:
-        if require_person and not is_person(dn, attrs, names["uid"]):
-            continue
-        uid = _first(attrs.get(names["uid"], []))
-        if uid is None:
-            continue
-        uid = uid.lower()
-        if uid in seen:
-            continue
-        seen.add(uid)
-        affiliations = attrs.get(names["affiliations"], [])
-        structure = _first(attrs.get(names["structure"], [])) or _first(
-            attrs.get(names["structures"], [])
-        )
-        latest = _latest_inscription(attrs.get(names["inscriptions"], []))
-        etape = latest.etape if latest else None
-        diplome = latest.diplome if latest else None
-        cursus = latest.cursus_year if latest else None
-        etape = etape or strip_source(_first(attrs.get(names["etape"], [])))
-        diplome = diplome or strip_source(_first(attrs.get(names["diplome"], [])))
-        fallback_cursus = strip_source(_first(attrs.get(names["cursus_year"], [])))
-        cursus = cursus or (fallback_cursus.upper() if fallback_cursus else None)
-        columns["uid"].append(uid)
-        columns["population"].append(
-            population_of(attrs.get(names["primary_affiliation"], []), affiliations)
-        )
-        columns["affiliations"].append(
-            sorted({a.strip().lower() for a in affiliations if a.strip()})
-        )
-        columns["structure"].append(structure)
-        columns["structure_label"].append(labels.get(structure) if structure else None)
-        columns["structure_parent"].append(parents.get(structure) if structure else None)
-        columns["etape"].append(etape)
-        columns["diplome"].append(diplome)
-        columns["cursus_year"].append(cursus)
-    return pa.table(columns, schema=PEOPLE_SCHEMA)
+        builder.add(dn, attrs)
+    return builder.table(structures)
