@@ -185,6 +185,7 @@ class People:
         self.table = table.sort_by("valid_from")
         self.encoded = {column: encode(self.table.column(column), defaults)
                         for column, defaults in _PERSON_DEFAULTS.items()}
+        self.affiliations = _encoded_items(self.table.column("affiliations"))
         starts = pc.unique(self.table.column("valid_from")).to_pylist()
         counts = pc.value_counts(self.table.column("valid_from")).to_pylist()
         sizes = {c["values"]: c["counts"] for c in counts}
@@ -223,14 +224,42 @@ class People:
 
     def _rows_of(self, dictionary: pa.Array, pseudos: pa.Array) -> pa.Array:
         """The rows in a snapshot (`pseudos`) of the pseudonyms of `dictionary`, remembered
-        for the last dictionary met per snapshot: the users' lookup gives the same one to
-        every chunk until it meets someone new."""
+        for the last dictionary met per snapshot.
+
+        The users' lookup gives the same dictionary to every chunk until it meets someone
+        new, and then one that starts with the previous one (it only appends): only the new
+        pseudonyms are looked up.
+        """
         key = id(pseudos)
         cached = self._dictionary_rows.get(key)
-        if cached is None or cached[0] is not dictionary:
-            cached = self._dictionary_rows[key] = (
-                dictionary, pc.index_in(dictionary, value_set=pseudos))
-        return cached[1]
+        if cached is not None and cached[0] is dictionary:
+            return cached[1]
+        known = cached[1] if cached is not None and _starts_with(dictionary, cached[0]) else None
+        if known is None:
+            rows = pc.index_in(dictionary, value_set=pseudos)
+        else:
+            added = dictionary.slice(len(known))
+            rows = pa.concat_arrays([known, pc.index_in(added, value_set=pseudos)])
+        self._dictionary_rows[key] = (dictionary, rows)
+        return rows
+
+
+def _starts_with(longer: pa.Array, prefix: pa.Array) -> bool:
+    """Whether `longer` begins with the values of `prefix` (an earlier version of it)."""
+    return len(longer) >= len(prefix) and longer.slice(0, len(prefix)).equals(prefix)
+
+
+def _encoded_items(lists: pa.ChunkedArray) -> pa.ListArray:
+    """A list-of-text column with its items dictionary-encoded.
+
+    Why: the events' `affiliations` are gathered from the directory's rows; a list of a few
+    dictionary indices is gathered and written about twice as fast as a list of text (files
+    read back the same: a list of strings).
+    """
+    combined = lists.combine_chunks()
+    offsets = pc.subtract(combined.offsets, combined.offsets[0])  # a slice's start at 0
+    items = pc.dictionary_encode(combined.flatten())
+    return pa.ListArray.from_arrays(offsets, items, mask=combined.is_null())
 
 
 @dataclass
@@ -277,7 +306,7 @@ class Enricher:
     con: duckdb.DuckDBPyConnection
     dimensions: Dimensions
 
-    def _per_distinct(self, values: pa.ChunkedArray, query: str) -> pa.ChunkedArray:
+    def _per_distinct(self, values: pa.ChunkedArray, query: str) -> pa.Array:
         """`query` (a SELECT of one column over `_vigie_values(value)`) once per distinct value.
 
         Expressions that only SQL says well (routing rules, lenient casts) cost one evaluation
@@ -285,9 +314,13 @@ class Enricher:
         """
         distinct = pc.unique(values)
         self.con.register("_vigie_values", pa.table({"value": distinct}))
-        result = self.con.sql(query).to_arrow_table().column(0)
+        result = self.con.sql(query).to_arrow_table().column(0).combine_chunks()
         self.con.unregister("_vigie_values")
-        return result.take(pc.index_in(values, value_set=distinct))
+        rows = pc.index_in(values, value_set=distinct)
+        if not (pa.types.is_string(result.type) or pa.types.is_large_string(result.type)):
+            return result.take(rows)
+        encoded = pc.dictionary_encode(result)  # text (a service) stays dictionary-encoded
+        return dictionary_array(encoded.indices.take(rows), encoded.dictionary)
 
     def _pseudonyms(self, good: pa.Table) -> pa.DictionaryArray:
         """Each event's pseudonym: from its login, or else from its CAS trace cookie.
@@ -358,7 +391,7 @@ class Enricher:
             "population": dictionary_array(
                 pc.if_else(pc.is_null(pseudo), position(population, "anonymous"), indices),
                 population.dictionary),
-            "affiliations": dims.people.table.column("affiliations").take(person_rows),
+            "affiliations": dims.people.affiliations.take(person_rows),
             "structure": person("structure"),
             "structure_label": person("structure_label"),
             "etape": person("etape"),

@@ -210,14 +210,26 @@ def _trimmed(rows: pa.Table) -> pa.Table:
 
 
 def _partitions(rows: pa.Table) -> Iterator[tuple[tuple[str, str], pa.Table]]:
-    """The rows of each (service, month) of a table; usually one, with no copy."""
-    keys = pa.Table.from_arrays([rows.column("service"), rows.column("month")],
-                                names=["service", "month"])
-    distinct = keys.group_by(["service", "month"]).aggregate([]).to_pylist()
-    if len(distinct) == 1:
-        yield (distinct[0]["service"], distinct[0]["month"]), rows
+    """The rows of each (service, month) of a table; usually one, with no copy.
+
+    Rows are told apart by integer codes (a service's and a month's position among the
+    chunk's), not by hashing their text: a chunk of a log usually holds one partition.
+    """
+    services, service_codes = _codes(rows.column("service"))
+    months, month_codes = _codes(rows.column("month"))
+    keys = pc.add(pc.multiply(service_codes, len(months)), month_codes)
+    bounds = pc.min_max(keys)
+    if bounds["min"].as_py() == bounds["max"].as_py():
+        key = bounds["min"].as_py()
+        yield (services[key // len(months)], months[key % len(months)]), rows
         return
-    for key in distinct:
-        mask = pc.and_(pc.equal(rows.column("service"), key["service"]),
-                       pc.equal(rows.column("month"), key["month"]))
-        yield (key["service"], key["month"]), rows.filter(mask)
+    for key in pc.unique(keys).to_pylist():
+        yield ((services[key // len(months)], months[key % len(months)]),
+               rows.filter(pc.equal(keys, key)))
+
+
+def _codes(column: pa.ChunkedArray) -> tuple[list[str], pa.Array]:
+    """The distinct texts of a column and each row's position among them (int64)."""
+    encoded = pc.dictionary_encode(column.combine_chunks())  # as is, if it already was
+    texts = pc.dictionary_encode(encoded.dictionary)  # a gathered one may repeat a text
+    return texts.dictionary.to_pylist(), pc.cast(texts.indices.take(encoded.indices), pa.int64())

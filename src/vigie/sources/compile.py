@@ -67,23 +67,32 @@ def template_regex(template: str, *, anchored_end: bool = False) -> str:
     whole literal, so a URL may contain `]` before `] [USER-AGENT:`; the last field takes the rest,
     up to the template's closing literal at the end of the line.
     """
-    pieces = _pieces(template)
+    pieces, bodies = _pieces(template), _bodies(template)
     out = "^"
-    for i, (literal, name) in enumerate(pieces):
+    for literal, name in pieces:
         out += re.escape(literal)
+        if name is not None:
+            out += f"(?P<{name}>{bodies[name]})"
+    # A closing literal after the last field ends the line (but for blanks).
+    closed = bool(bodies) and bool(pieces[-1][0])
+    return out + (r"\s*$" if anchored_end or closed else "")
+
+
+def _bodies(template: str) -> dict[str, str]:
+    """The regular expression each field of a template matches (see `template_regex`)."""
+    pieces = _pieces(template)
+    bodies = {}
+    for i, (_, name) in enumerate(pieces):
         if name is None:
             continue
         following = pieces[i + 1][0] if i + 1 < len(pieces) else ""
         if not following or i + 2 == len(pieces):
-            # The last field takes everything up to the template's closing literal, if any.
-            anchored_end = anchored_end or bool(following)
-            body = ".*"
+            bodies[name] = ".*"  # the last field: everything up to the closing literal
         elif len(following) >= 3:
-            body = ".*?"
+            bodies[name] = ".*?"
         else:
-            body = "[^" + re.escape(following[0]) + "]*"
-        out += f"(?P<{name}>{body})"
-    return out + (r"\s*$" if anchored_end else "")
+            bodies[name] = "[^" + re.escape(following[0]) + "]*"
+    return bodies
 
 
 @dataclass(frozen=True)
@@ -148,16 +157,53 @@ def _regex_struct(text: str, pattern: str, names: list[str]) -> str:
     return f"regexp_extract({text}, {sql_str(pattern)}, [{listed}])"
 
 
-def _single_separator(segment: str) -> str | None:
-    """The one character that alone separates a segment's fields, if so (`" {a} {b} "` → " ")."""
-    literals = _HOLE.split(segment)[0::2]
-    inner = set(literals[1:-1])
-    if len(inner) != 1:
-        return None
-    (sep,) = inner
-    if len(sep) != 1 or not {literals[0], literals[-1]} <= {"", sep}:
-        return None
-    return sep
+def _token_plan(
+    segment: str, bodies: dict[str, str], *, may_span: bool
+) -> tuple[str, list[str], int | None] | None:
+    """(character, tokens, spanning token) cutting a segment of several fields with a second
+    split, if that gives what the template's regular expression would.
+
+    The segment's template, split on one character of its inner literals, must give tokens of
+    at most one field each (`{status} {bytes}`, `{ip} {ident} {user} [{time}]`). A field that
+    cannot hold that character (regex `[^c]*`) is one token. One field that may (a lazy `.*?`,
+    such as Apache's `[{time}]`) may span several tokens if it is the segment's last field
+    and `may_span` (the literal after it runs past the segment, so the lazy match can only
+    stop at the segment's end): the tokens after it are counted from the end.
+    """
+    inner = _HOLE.split(segment)[0::2][1:-1]
+    for char in dict.fromkeys(literal[0] for literal in inner if literal):
+        if char in "{}":
+            continue
+        tokens = segment.split(char)
+        holes = [_HOLE.findall(token) for token in tokens]
+        if any(len(found) > 1 for found in holes):
+            continue
+        one_token = "[^" + re.escape(char) + "]*"
+        spanning = [k for k, found in enumerate(holes) if found and bodies[found[0]] != one_token]
+        if not spanning:
+            return char, tokens, None
+        (k,) = spanning if len(spanning) == 1 else (None,)
+        if (k is not None and may_span and bodies[holes[k][0]] == ".*?"
+                and not any(holes[k + 1:])):
+            return char, tokens, k
+    return None
+
+
+#: A substring length longer than any line (chunks are read by tens of MiB).
+_NO_LIMIT = 1 << 30
+
+
+def _strip(text: str, prefix: str, suffix: str) -> tuple[list[str], str]:
+    """(conditions, value) of a field written between a literal prefix and suffix in `text`
+    (SQL): the value is cut by position."""
+    conditions = [f"starts_with({text}, {sql_str(prefix)})"] if prefix else []
+    if suffix:
+        conditions.append(f"ends_with({text}, {sql_str(suffix)})")
+        end = f"length({text}) - {len(prefix) + len(suffix)}"
+        return conditions, f"substr({text}, {len(prefix) + 1}, {end})"
+    # To the end, with a length that no line reaches: DuckDB then does not count the
+    # characters of the rest (a user agent: 10 % of a CAS line's parsing).
+    return conditions, f"substr({text}, {len(prefix) + 1}, {_NO_LIMIT})" if prefix else text
 
 
 def _split_fast_path(
@@ -166,15 +212,17 @@ def _split_fast_path(
     """(layers of extra columns, condition, field expressions) cutting a template on one
     separator, without regular expressions for the lines of the expected shape.
 
-    Each segment between separators is pure literal text, one field (possibly between a literal
-    prefix and suffix: cut by position), fields separated by one character (a second split), or
-    fields between other literals: cut one after the other at the first occurrence of the
-    literal that follows each (what a lazy regex group does), one projection layer per field.
+    Each segment between separators is pure literal text (checked), one field (possibly between
+    a literal prefix and suffix: cut by position), fields separated by one character (a second
+    split, see `_token_plan`), or fields between other literals: cut one after the other at the
+    first occurrence of the literal that follows each (what a lazy regex group does), one
+    projection layer per field.
     A template that ends with a lone field keeps the remaining segments joined, so trailing
     extra fields are allowed.
     """
     segments = template.split(sep)
     n = len(segments)
+    bodies = _bodies(template)
     tail = _HOLE.fullmatch(segments[-1]) is not None
     layers: list[list[str]] = []
 
@@ -189,40 +237,47 @@ def _split_fast_path(
         holes = _HOLE.findall(seg)
         literals = _HOLE.split(seg)[0::2]
         if not holes:
-            continue
-        if len(holes) == 1 and i == n and tail:
+            # Checked, or a field with a stray separator would shift the next ones unseen.
+            conditions.append(f"_p[{i}] = {sql_str(seg)}")
+        elif len(holes) == 1 and i == n and tail:
             values[holes[0]] = f"array_to_string(_p[{n}:], {sql_str(sep)})"
         elif len(holes) == 1:
-            prefix, suffix = literals
-            if prefix:
-                conditions.append(f"starts_with(_p[{i}], {sql_str(prefix)})")
-            if suffix:
-                conditions.append(f"ends_with(_p[{i}], {sql_str(suffix)})")
-                end = f"length(_p[{i}]) - {len(prefix) + len(suffix)}"
-                values[holes[0]] = f"substr(_p[{i}], {len(prefix) + 1}, {end})"
-            else:  # to the segment's end: no length to measure
-                values[holes[0]] = f"substr(_p[{i}], {len(prefix) + 1})" if prefix else f"_p[{i}]"
-        elif _single_separator(seg) is not None:
+            cut, values[holes[0]] = _strip(f"_p[{i}]", *literals)
+            conditions += cut
+        elif (plan := _token_plan(seg, bodies, may_span=i < n)) is not None:
             # Fields separated by one character (` {status} {bytes} `): a second split.
-            sep2 = _single_separator(seg)
-            assert sep2 is not None
-            parts = seg.split(sep2)
-            add(0, f"string_split(_p[{i}], {sql_str(sep2)}) AS _s{i}")
-            conditions.append(f"len(_s{i}) = {len(parts)}")
-            values.update({part[1:-1]: f"_s{i}[{k}]" for k, part in enumerate(parts, start=1)
-                           if part})
+            char, tokens, spanning = plan
+            add(0, f"string_split(_p[{i}], {sql_str(char)}) AS _s{i}")
+            conditions.append(f"len(_s{i}) {'=' if spanning is None else '>='} {len(tokens)}")
+            for k, token in enumerate(tokens):
+                if spanning is None or k < spanning:
+                    text = f"_s{i}[{k + 1}]"
+                elif k > spanning:
+                    text = f"_s{i}[{k - len(tokens)}]"
+                else:  # the tokens of the field that may hold the character, joined again
+                    stop = spanning - len(tokens)
+                    add(1, f"array_to_string(_s{i}[{k + 1}:{stop}], {sql_str(char)}) AS _j{i}")
+                    text = f"_j{i}"
+                field = _HOLE.search(token)
+                if field is None:
+                    conditions.append(f"{text} = {sql_str(token)}")
+                    continue
+                cut, values[field.group(1)] = _strip(text, token[:field.start()],
+                                                     token[field.end():])
+                conditions += cut
         elif all(literals[1:-1]):
-            # `{ip} {ident} {user} [{time}] `: each field ends where the next literal starts.
+            # `{user}@{host}:{port}`: each field ends where the next literal starts.
             prefix, inner, suffix = literals[0], literals[1:-1], literals[-1]
             if prefix:
                 conditions.append(f"starts_with(_p[{i}], {sql_str(prefix)})")
-            add(0, (f"substr(_p[{i}], {len(prefix) + 1})" if prefix else f"_p[{i}]")
+            add(0, (f"substr(_p[{i}], {len(prefix) + 1}, {_NO_LIMIT})" if prefix else f"_p[{i}]")
                 + f" AS _c{i}_0")
             for k, literal in enumerate(inner):
                 rest, found = f"_c{i}_{k}", f"strpos(_c{i}_{k}, {sql_str(literal)})"
                 conditions.append(f"{found} > 0")
                 add(k + 1, f"left({rest}, {found} - 1) AS _v{i}_{k}")
-                add(k + 1, f"substr({rest}, {found} + {len(literal)}) AS _c{i}_{k + 1}")
+                add(k + 1, f"substr({rest}, {found} + {len(literal)}, {_NO_LIMIT}) "
+                           f"AS _c{i}_{k + 1}")
                 values[holes[k]] = f"_v{i}_{k}"
             last = f"_c{i}_{len(inner)}"
             if suffix:
