@@ -77,22 +77,20 @@ class Calendar:
 
 def _school_holidays(days: list[date], zone: str) -> set[date]:
     """Zone's school holidays from `vacances-scolaires-france`, or a typical calendar."""
-    from vacances_scolaires_france import (
-        SchoolHolidayDates,
-        UnsupportedYearException,
-        UnsupportedZoneException,
+    from vigie.referential.calendar import (
+        SCHOOL_ZONES,
+        school_holiday_dates,
+        school_holiday_years,
     )
 
-    dates = SchoolHolidayDates()
-    found: set[date] = set()
-    for d in days:
-        try:
-            holiday = dates.is_holiday_for_zone(d, zone)
-        except (UnsupportedYearException, UnsupportedZoneException):
-            holiday = _typical_holiday(d)  # outside the package's data: a typical calendar
-        if holiday:
-            found.add(d)
-    return found
+    first, last = school_holiday_years()
+    official = set(school_holiday_dates(zone).to_pylist()) if zone in SCHOOL_ZONES else set()
+    return {
+        d for d in days
+        # outside the package's data: a typical calendar
+        if (d in official if zone in SCHOOL_ZONES and first <= d.year <= last
+            else _typical_holiday(d))
+    }
 
 
 def _typical_holiday(d: date) -> bool:

@@ -130,20 +130,22 @@ class Lookup:
         return cached[1]
 
     def add(self, keys: pa.Array) -> None:
-        """Computes and remembers the keys not known yet (`keys` distinct, without NULL)."""
-        known = self.table
-        if known is not None and len(keys):
-            keys = keys.filter(pc.invert(pc.is_in(keys, value_set=known.column(0))))
-        if not len(keys):
-            return
-        computed = self._compute(keys)
-        with self._lock:  # another thread may have added some of them meanwhile
-            if self.table is not None and self.table is not known:
-                computed = computed.filter(pc.invert(pc.is_in(
-                    computed.column(0), value_set=self.table.column(0))))
-            if computed.num_rows:
-                parts = [computed] if self.table is None else [self.table, computed]
-                self.table = pa.concat_tables(parts).combine_chunks()
+        """Computes and remembers the keys not known yet (`keys` distinct, without NULL).
+
+        One thread computes at a time: at the start of a run, the chunks in flight meet the
+        same tens of thousands of new logins and addresses at once, and computing them in
+        each thread (Python, under the GIL) cost as much again per extra thread; a thread
+        that waited finds them known.
+        """
+        with self._lock:
+            known = self.table
+            if known is not None and len(keys):
+                keys = keys.filter(pc.invert(pc.is_in(keys, value_set=known.column(0))))
+            if not len(keys):
+                return
+            computed = self._compute(keys)
+            parts = [computed] if known is None else [known, computed]
+            self.table = pa.concat_tables(parts).combine_chunks()
 
     def match(self, values: pa.ChunkedArray) -> tuple[pa.Table, pa.Array]:
         """The lookup's table, with every value's row in it (NULL for a NULL value).
