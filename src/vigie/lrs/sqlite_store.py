@@ -93,6 +93,13 @@ CREATE TABLE IF NOT EXISTS keys (
     PRIMARY KEY (kind, value, broad, seq)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS keys_seq ON keys(seq);
+CREATE TABLE IF NOT EXISTS pending_keys (
+    seq INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    value TEXT NOT NULL,
+    broad INTEGER NOT NULL,
+    PRIMARY KEY (seq, kind, value, broad)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS attachments (
     sha2 TEXT PRIMARY KEY,
     content BLOB NOT NULL
@@ -106,6 +113,10 @@ _CHECKPOINT_STATEMENTS = 2_000
 _CHECKPOINT_COMMITS = 100
 #: A WAL of more pages than this is checkpointed under the writer lock (about 200 MiB).
 _WAL_LIMIT = 50_000
+#: Index rows waiting in `pending_keys` are moved into `keys` past this many (about 5,000
+#: statements of a Moodle course: small enough that a query reads them all in a millisecond
+#: or two, large enough that each page of `keys` they land on takes tens of rows at once).
+_PENDING_ROWS = 30_000
 
 
 def _rows_in(db: sqlite3.Connection, sql: str, values: list[Any]) -> list[tuple[Any, ...]]:
@@ -131,12 +142,16 @@ class _TenantDatabase:
             self.writer.executescript(_SCHEMA)
         self.writer.execute("PRAGMA wal_autocheckpoint=0")  # see `wrote`
         self.uncheckpointed = (0, 0)  # statements, commits
+        self.pending = self.writer.execute("SELECT count(*) FROM pending_keys").fetchone()[0]
         self.local = threading.local()
         self.readers: list[sqlite3.Connection] = []
 
-    def wrote(self, statements: int) -> None:
-        """Counts a commit of the writer (called after the writer lock is released) and runs
-        the checkpoint when one is due."""
+    def wrote(self, statements: int, index_rows: int) -> None:
+        """Counts a commit of the writer (called after the writer lock is released) and moves
+        the pending index rows or runs the checkpoint when one is due."""
+        self.pending += index_rows
+        if self.pending >= _PENDING_ROWS:
+            self.move_pending()
         written, commits = self.uncheckpointed
         written, commits = written + statements, commits + 1
         if written < _CHECKPOINT_STATEMENTS and commits < _CHECKPOINT_COMMITS:
@@ -147,6 +162,32 @@ class _TenantDatabase:
         if pages > _WAL_LIMIT:
             with self.exclusive():
                 self.writer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def move_pending(self) -> None:
+        """Moves the rows of `pending_keys` into `keys`, in their order, in one transaction.
+
+        Why two tables: at millions of statements `keys` is a B-tree of hundreds of thousands
+        of pages, and the rows of a batch of 100 statements (an actor, a verb, activities
+        each) land on as many different pages, each read, then written to the WAL at every
+        commit. A batch's rows are appended to `pending_keys` instead (ordered by `seq`: its
+        last pages), and moved by thousands at a time, sorted, so that the rows of one actor
+        or activity share their pages. Queries read both tables (`statement_query`), and a
+        move is one transaction: a reader sees a row in one table or the other, never both
+        or neither.
+        """
+        with self.exclusive():
+            self.writer.execute("BEGIN IMMEDIATE")
+            try:
+                self.writer.execute(
+                    "INSERT OR IGNORE INTO keys (kind, value, broad, seq) "
+                    "SELECT kind, value, broad, seq FROM pending_keys "
+                    "ORDER BY kind, value, broad, seq")
+                self.writer.execute("DELETE FROM pending_keys")
+            except BaseException:
+                self.writer.execute("ROLLBACK")
+                raise
+            self.writer.execute("COMMIT")
+        self.pending = 0
 
     @contextmanager
     def exclusive(self) -> Iterator[None]:
@@ -229,6 +270,7 @@ class SQLiteStatementStore(GroupCommitStore):
         """Stores a group of writes in one transaction (see `group_commit`)."""
         database = self._database(tenant)
         outcomes: list[Outcome] = []
+        index_rows = 0
         with database.exclusive(), self._transaction(database.writer) as db:
             now = datetime.now(UTC)  # once the lock is held: see `consistency_sql`
             for write in writes:
@@ -240,12 +282,13 @@ class SQLiteStatementStore(GroupCommitStore):
                     outcomes.append(exc)
                     continue
                 self._write(db, plan)
+                index_rows += len(plan.keys)
                 db.executemany(
                     "INSERT OR IGNORE INTO attachments (sha2, content) VALUES (?, ?)",
                     [(sha2.lower(), content) for sha2, content in write.attachments.items()],
                 )
                 outcomes.append(ids)
-        database.wrote(sum(len(write.batch) for write in writes))
+        database.wrote(sum(len(write.batch) for write in writes), index_rows)
         return outcomes
 
     def attachment_data(self, hashes: Iterable[str], *, tenant: str) -> dict[str, bytes]:
@@ -276,11 +319,12 @@ class SQLiteStatementStore(GroupCommitStore):
             )
         }
         target_keys: dict[int, set[Key]] = {}
-        for seq, kind, value, broad in _rows_in(
-            db, "SELECT seq, kind, value, broad FROM keys WHERE seq IN ({})",
-            [found[ref].seq for ref in refs if ref in found],
-        ):
-            target_keys.setdefault(seq, set()).add((kind, value, bool(broad)))
+        targets = [found[ref].seq for ref in refs if ref in found]
+        for table in ("keys", "pending_keys"):
+            for seq, kind, value, broad in _rows_in(
+                db, f"SELECT seq, kind, value, broad FROM {table} WHERE seq IN ({{}})", targets
+            ):
+                target_keys.setdefault(seq, set()).add((kind, value, bool(broad)))
         referrers = _rows_in(db, "SELECT seq, ref FROM statements WHERE ref IN ({})", ids)
         last = db.execute("SELECT seq, stored FROM statements ORDER BY seq DESC LIMIT 1").fetchone()
         return StoredState(
@@ -297,8 +341,8 @@ class SQLiteStatementStore(GroupCommitStore):
             [(r.seq, r.id, r.stored, r.ref, int(r.is_voiding), r.authority, r.digest, r.body)
              for r in plan.statements],
         )
-        db.executemany(
-            "INSERT OR IGNORE INTO keys (kind, value, broad, seq) VALUES (?, ?, ?, ?)",
+        db.executemany(  # moved into `keys` later (`_TenantDatabase.move_pending`)
+            "INSERT OR IGNORE INTO pending_keys (kind, value, broad, seq) VALUES (?, ?, ?, ?)",
             [(kind, value, int(broad), seq) for kind, value, broad, seq in plan.keys],
         )
         # A statement is voided iff it is not voiding and a voiding statement targets it;
@@ -326,7 +370,7 @@ class SQLiteStatementStore(GroupCommitStore):
         if query.bound is None:
             query = replace(query, bound=db.execute(bound_sql()).fetchone()[0])
         limit = page_limit(query, self.max_limit)
-        sql, params = page_sql(query, limit=limit)
+        sql, params = page_sql(query, limit=limit, pending="pending_keys")
         return page(db.execute(sql, params).fetchall(), query, limit)
 
     def consistent_through(self, *, tenant: str, bound: int | None = None) -> str:

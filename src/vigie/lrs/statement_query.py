@@ -106,10 +106,13 @@ _KEY_FILTERS = ("registration", "agent", "activity", "verb")
 
 
 def page_sql(
-    query: StatementQuery, *, limit: int, prefix: str = "", param: str = "?"
+    query: StatementQuery, *, limit: int, prefix: str = "", param: str = "?",
+    pending: str | None = None,
 ) -> tuple[str, list[Any]]:
     """SELECT seq, body of the page after `query.after` (bound set), one row beyond `limit`
-    to tell whether more remain. `prefix` qualifies table names (`"lrs_x".` or nothing)."""
+    to tell whether more remain. `prefix` qualifies table names (`"lrs_x".` or nothing);
+    `pending` names a second table of index rows, ordered by `seq`, that a store fills before
+    moving its rows into `keys` (SQLite: `pending_keys`): filters read both."""
     assert query.bound is not None, "set the bound with bound_sql first"
     filters = [(kind, index_value(value), related) for kind, value, related in (
         ("registration", query.registration and query.registration.lower(), True),
@@ -123,34 +126,40 @@ def page_sql(
         sql = (f"SELECT s.seq, s.body FROM {prefix}statements s WHERE {where} "
                f"ORDER BY s.seq {order} LIMIT {param}")
         return sql, [*params, limit + 1]
+    tables = [f"{prefix}keys", *([f"{prefix}{pending}"] if pending else [])]
     (kind, value, related), *others = filters
     arms: list[str] = []
     params = []
     for broad in (False, True) if related else (False,):
-        where, arm_params = _row_conditions(query, "k.seq", prefix, param)
-        skip_narrow = (
-            f" AND NOT EXISTS (SELECT 1 FROM {prefix}keys n WHERE n.kind = k.kind AND "
-            f"n.value = k.value AND n.broad = {param} AND n.seq = k.seq)" if broad else ""
-        )
-        arms.append(
-            f"SELECT k.seq, s.body FROM {prefix}keys k CROSS JOIN {prefix}statements s "
-            f"WHERE s.seq = k.seq AND k.kind = {param} AND k.value = {param} AND "
-            f"k.broad = {param} AND {where}{skip_narrow}"
-            + "".join(_also_matches(other_related, param, prefix)
-                      for _, _, other_related in others)
-        )
-        params += [kind, value, broad, *arm_params, *([False] if broad else [])]
-        for other_kind, other_value, other_related in others:
-            params += [other_kind, other_value, *([] if other_related else [False])]
+        for table in tables:
+            where, arm_params = _row_conditions(query, "k.seq", prefix, param)
+            skip_narrow = "".join(
+                f" AND NOT EXISTS (SELECT 1 FROM {narrow} n WHERE n.kind = k.kind AND "
+                f"n.value = k.value AND n.broad = {param} AND n.seq = k.seq)"
+                for narrow in tables
+            ) if broad else ""
+            arms.append(
+                f"SELECT k.seq, s.body FROM {table} k CROSS JOIN {prefix}statements s "
+                f"WHERE s.seq = k.seq AND k.kind = {param} AND k.value = {param} AND "
+                f"k.broad = {param} AND {where}{skip_narrow}"
+                + "".join(_also_matches(other_related, param, tables)
+                          for _, _, other_related in others)
+            )
+            params += [kind, value, broad, *arm_params, *([False] * len(tables) if broad else [])]
+            for other_kind, other_value, other_related in others:
+                params += [other_kind, other_value, *([] if other_related else [False])] * len(
+                    tables)
     sql = f"{' UNION ALL '.join(arms)} ORDER BY 1 {order} LIMIT {param}"
     return sql, [*params, limit + 1]
 
 
-def _also_matches(related: bool, param: str, prefix: str) -> str:
-    """The condition that a candidate `k.seq` also matches another filter."""
+def _also_matches(related: bool, param: str, tables: list[str]) -> str:
+    """The condition that a candidate `k.seq` also matches another filter (its index row may
+    be in any of `tables`)."""
     narrow = "" if related else f" AND e.broad = {param}"
-    return (f" AND EXISTS (SELECT 1 FROM {prefix}keys e WHERE e.kind = {param} AND "
-            f"e.value = {param}{narrow} AND e.seq = k.seq)")
+    found = " OR ".join(f"EXISTS (SELECT 1 FROM {table} e WHERE e.kind = {param} AND "
+                        f"e.value = {param}{narrow} AND e.seq = k.seq)" for table in tables)
+    return f" AND ({found})"
 
 
 def _row_conditions(
