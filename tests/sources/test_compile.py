@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from datetime import UTC, datetime
 from typing import Any
@@ -11,22 +12,25 @@ import pyarrow as pa
 import pytest
 
 from vigie.errors import FormatError
-from vigie.sources.compile import compile_format, template_regex
+from vigie.sources.compile import CompiledFormat, compile_format, template_regex
 from vigie.sources.spec import FormatSpec, available_formats, builtin_formats
 
 REFERENCE = datetime(2026, 1, 10, tzinfo=UTC)
 
 
 def parsed_table(
-    spec: FormatSpec, lines: list[str | None], reference: datetime = REFERENCE
+    spec: FormatSpec, lines: list[str | None], reference: datetime = REFERENCE,
+    compiled: CompiledFormat | None = None,
 ) -> pa.Table:
+    """`lines` parsed by `spec` (or by `compiled`, a variant of its compiled SQL)."""
     con = duckdb.connect()
     con.register("raw", pa.table({
         "line_no": pa.array(range(1, len(lines) + 1), pa.int64()),
         "byte_offset": pa.array([0] * len(lines), pa.int64()),
         "line": pa.array(lines, pa.string()),
     }))
-    parsed = compile_format(spec).parse(con, "raw", timezone="Europe/Paris", reference=reference)
+    parsed = (compiled or compile_format(spec)).parse(
+        con, "raw", timezone="Europe/Paris", reference=reference)
     return parsed.sort_by("line_no")
 
 
@@ -202,3 +206,20 @@ def _comparable(parsed: pa.Table) -> list[dict[str, Any]]:
         parsed = parsed.set_column(at, name, parsed.column(name).cast(integers))
     rows: list[dict[str, Any]] = parsed.to_pylist()
     return rows
+
+
+def test_sources_compile_times_found_by_value_when_the_time_query_reorders() -> None:
+    """Each run of equal time texts is read once; should the time query not keep the order of
+    the runs, each line still gets its own time (found by value)."""
+    spec = builtin_formats()["apache_combined"]
+    lines: list[str | None] = [
+        f'192.0.2.1 - u{i} [10/Oct/2000:13:55:{i % 7:02d} +0200] "GET / HTTP/1.1" 200 5 "-" "ua"'
+        for i in range(60)
+    ]
+    compiled = compile_format(spec)
+    reordered = dataclasses.replace(
+        compiled, time_sql=f"SELECT * FROM ({compiled.time_sql}) ORDER BY _time_raw DESC")
+    expected = [datetime(2000, 10, 10, 11, 55, i % 7, tzinfo=UTC) for i in range(60)]
+    for version in (compiled, reordered):
+        parsed = parsed_table(spec, lines, compiled=version)
+        assert parsed.column("ts").to_pylist() == expected

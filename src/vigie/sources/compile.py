@@ -124,12 +124,16 @@ class CompiledFormat:
         fields = con.sql(self.sql.replace("__RELATION__", relation)).to_arrow_table()
         runs, index = _runs(fields.column("_time_raw").combine_chunks())
         con.register("_vigie_times", pa.table({"_time_raw": runs}))
-        times = con.sql(  # in the order of `runs`: DuckDB keeps it without ORDER BY
+        times = con.sql(
             self.time_sql.replace("__TZ__", sql_str(timezone))
             .replace("__YEAR__", str(reference.year))
             .replace("__REFERENCE__", str(reference.timestamp()))
         ).to_arrow_table()
         con.unregister("_vigie_times")
+        if not times.column("_time_raw").equals(pa.chunked_array([runs])):
+            # DuckDB keeps a projection's order (`preserve_insertion_order`); should it not,
+            # each run finds its row by value instead.
+            index = pc.index_in(runs, value_set=times.column("_time_raw")).take(index)
         ts = _microseconds(times.column("ts")).take(index)
         reason = fields.column("_reason")
         unreadable = pc.and_(pc.is_null(reason), pc.is_null(ts))
