@@ -83,14 +83,13 @@ def _school_holidays(days: list[date], zone: str) -> set[date]:
         school_holiday_years,
     )
 
+    if zone not in SCHOOL_ZONES:
+        return {d for d in days if _typical_holiday(d)}
     first, last = school_holiday_years()
-    official = set(school_holiday_dates(zone).to_pylist()) if zone in SCHOOL_ZONES else set()
-    return {
-        d for d in days
-        # outside the package's data: a typical calendar
-        if (d in official if zone in SCHOOL_ZONES and first <= d.year <= last
-            else _typical_holiday(d))
-    }
+    official = set(school_holiday_dates(zone).to_pylist())
+    # Outside the package's years: a typical calendar.
+    return {d for d in days
+            if (d in official if first <= d.year <= last else _typical_holiday(d))}
 
 
 def _typical_holiday(d: date) -> bool:

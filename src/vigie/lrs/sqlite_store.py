@@ -128,6 +128,18 @@ def _rows_in(db: sqlite3.Connection, sql: str, values: list[Any]) -> list[tuple[
     return rows
 
 
+@contextmanager
+def _transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """A write transaction of `db` (taken at once: `BEGIN IMMEDIATE`), rolled back on error."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
 class _TenantDatabase:
     """One tenant's database file: the writer's connection, per-thread readers, and the lock
     file the writers of every process take turns on."""
@@ -175,18 +187,11 @@ class _TenantDatabase:
         move is one transaction: a reader sees a row in one table or the other, never both
         or neither.
         """
-        with self.exclusive():
-            self.writer.execute("BEGIN IMMEDIATE")
-            try:
-                self.writer.execute(
-                    "INSERT OR IGNORE INTO keys (kind, value, broad, seq) "
-                    "SELECT kind, value, broad, seq FROM pending_keys "
-                    "ORDER BY kind, value, broad, seq")
-                self.writer.execute("DELETE FROM pending_keys")
-            except BaseException:
-                self.writer.execute("ROLLBACK")
-                raise
-            self.writer.execute("COMMIT")
+        with self.exclusive(), _transaction(self.writer) as db:
+            db.execute("INSERT OR IGNORE INTO keys (kind, value, broad, seq) "
+                       "SELECT kind, value, broad, seq FROM pending_keys "
+                       "ORDER BY kind, value, broad, seq")
+            db.execute("DELETE FROM pending_keys")
         self.pending = 0
 
     @contextmanager
@@ -271,7 +276,7 @@ class SQLiteStatementStore(GroupCommitStore):
         database = self._database(tenant)
         outcomes: list[Outcome] = []
         index_rows = 0
-        with database.exclusive(), self._transaction(database.writer) as db:
+        with database.exclusive(), _transaction(database.writer) as db:
             now = datetime.now(UTC)  # once the lock is held: see `consistency_sql`
             for write in writes:
                 ids = [item.id for item in write.batch]
@@ -297,17 +302,6 @@ class SQLiteStatementStore(GroupCommitStore):
         wanted = list(dict.fromkeys(h.lower() for h in hashes))
         rows = _rows_in(db, "SELECT sha2, content FROM attachments WHERE sha2 IN ({})", wanted)
         return {sha2: bytes(content) for sha2, content in rows}
-
-    @staticmethod
-    @contextmanager
-    def _transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
 
     @staticmethod
     def _stored_state(db: sqlite3.Connection, ids: list[str], refs: list[str]) -> StoredState:
