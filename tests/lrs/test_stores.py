@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import random
+import sqlite3
 import threading
 import time
 import uuid
@@ -22,7 +23,7 @@ from vigie.lrs import sqlite_store
 from vigie.lrs.backend import Backend
 from vigie.lrs.errors import BadRequest, Conflict, NotFound
 from vigie.lrs.formats import agent_key, comparison_digest, legacy_comparison_digest
-from vigie.lrs.statement_batch import iso
+from vigie.lrs.statement_batch import iso, own_keys
 from vigie.lrs.statement_query import page_sql
 from vigie.lrs.store import StatementQuery
 from vigie.lrs.validation import validate_statements
@@ -473,3 +474,40 @@ def test_statements_stored_with_the_former_digest_are_still_recognised(
     assert stores.statements.insert([statement], tenant="caen") == [statement["id"]]
     with pytest.raises(Conflict):
         stores.statements.insert([{**s.viewed(2), "id": statement["id"]}], tenant="caen")
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_store_written_with_the_former_keys_by_seq_index_is_upgraded(
+    backend: LrsBackend,
+) -> None:
+    """Before `statements.inherited`, a StatementRef's inherited rows were found through an
+    index of `keys` by `seq`: opening such a store records them and drops the index, and a
+    StatementRef to that StatementRef still inherits its target's target's rows."""
+    target = s.viewed(1, id=str(uuid.uuid4()))
+    early = {**ref(target["id"]), "id": str(uuid.uuid4())}
+    stores = backend.open()
+    stores.statements.insert([early], tenant="caen")
+    stores.statements.insert([target], tenant="caen")  # `early` inherits its rows now
+    stores.statements.close()
+    path = backend.root / "statements" / "caen.sqlite"
+    with contextlib.closing(sqlite3.connect(path)) as db, db:  # as the former code wrote it
+        db.execute("INSERT OR IGNORE INTO keys SELECT kind, value, broad, seq FROM pending_keys")
+        db.execute("DELETE FROM pending_keys")
+        db.execute("ALTER TABLE statements DROP COLUMN inherited")
+        db.execute("CREATE INDEX keys_seq ON keys(seq)")
+    stores = backend.open()
+    try:
+        later = {**ref(early["id"]), "id": str(uuid.uuid4())}
+        stores.statements.insert([later], tenant="caen")
+        activity = target["object"]["id"]
+        assert ids_of(stores, activity=activity) == [early["id"], target["id"], later["id"]]
+    finally:
+        stores.close()
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        assert db.execute("SELECT count(*) FROM sqlite_schema WHERE name = 'keys_seq'"
+                          ).fetchone() == (0,)
+        [(inherited,)] = db.execute("SELECT inherited FROM statements WHERE id = ?",
+                                    (early["id"],)).fetchall()
+        expected = own_keys(validate_statements([target])[0]) - own_keys(
+            validate_statements([early])[0])
+        assert {(kind, value, broad) for kind, value, broad in json.loads(inherited)} == expected

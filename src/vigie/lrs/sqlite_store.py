@@ -35,6 +35,7 @@ and writes rows.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import sqlite3
 import threading
@@ -47,12 +48,15 @@ from typing import Any
 
 from vigie.lrs.errors import LrsError
 from vigie.lrs.group_commit import GroupCommitStore, Outcome, Write
+from vigie.lrs.jsontext import json_text
 from vigie.lrs.statement_batch import (
     BatchPlan,
+    Incoming,
     Key,
     StoredState,
     StoredStatement,
     batch_refs,
+    own_keys,
     plan_batch,
 )
 from vigie.lrs.statement_query import (
@@ -80,7 +84,8 @@ CREATE TABLE IF NOT EXISTS statements (
     voided INTEGER NOT NULL DEFAULT 0,
     authority TEXT,
     digest TEXT NOT NULL,
-    body TEXT NOT NULL
+    body TEXT NOT NULL,
+    inherited TEXT
 );
 CREATE INDEX IF NOT EXISTS statements_ref ON statements(ref) WHERE ref IS NOT NULL;
 CREATE INDEX IF NOT EXISTS statements_stored ON statements(stored);
@@ -92,7 +97,6 @@ CREATE TABLE IF NOT EXISTS keys (
     seq INTEGER NOT NULL,
     PRIMARY KEY (kind, value, broad, seq)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS keys_seq ON keys(seq);
 CREATE TABLE IF NOT EXISTS pending_keys (
     seq INTEGER NOT NULL,
     kind TEXT NOT NULL,
@@ -128,6 +132,36 @@ def _rows_in(db: sqlite3.Connection, sql: str, values: list[Any]) -> list[tuple[
     return rows
 
 
+def _inherited_text(rows: Iterable[Key]) -> str:
+    return json_text(sorted([kind, value, broad] for kind, value, broad in rows)).decode()
+
+
+def _keys_of(body: str, inherited: str | None) -> set[Key]:
+    """All the index rows of a stored statement: its own, read from its body, and those it
+    inherited as a StatementRef (`statements.inherited`)."""
+    keys = set(own_keys(json.loads(body)))
+    if inherited is not None:
+        keys.update((kind, value, bool(broad)) for kind, value, broad in json.loads(inherited))
+    return keys
+
+
+def _record_inherited(db: sqlite3.Connection) -> None:
+    """Upgrades a store written before `statements.inherited`: the rows its StatementRefs
+    inherited are read from the `keys_seq` index it had, which is then dropped."""
+    with _transaction(db):
+        db.execute("ALTER TABLE statements ADD COLUMN inherited TEXT")
+        referrers = db.execute("SELECT seq, body FROM statements WHERE ref IS NOT NULL")
+        for seq, body in referrers.fetchall():
+            rows = {(kind, value, bool(broad)) for kind, value, broad in db.execute(
+                "SELECT kind, value, broad FROM keys WHERE seq = ?1 "
+                "UNION SELECT kind, value, broad FROM pending_keys WHERE seq = ?1", (seq,))}
+            extra = rows - own_keys(json.loads(body))
+            if extra:
+                db.execute("UPDATE statements SET inherited = ? WHERE seq = ?",
+                           (_inherited_text(extra), seq))
+        db.execute("DROP INDEX IF EXISTS keys_seq")
+
+
 @contextmanager
 def _transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """A write transaction of `db` (taken at once: `BEGIN IMMEDIATE`), rolled back on error."""
@@ -138,6 +172,37 @@ def _transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
+
+
+def _inherited_updates(
+    db: sqlite3.Connection, plan: BatchPlan, batch: Sequence[Incoming]
+) -> list[tuple[str, int]]:
+    """(inherited rows, seq) of the statements the plan gives rows they do not have of
+    themselves: new StatementRefs copying their target's, and stored ones receiving those of
+    a target that arrived now.
+
+    Why a column rather than an index of `keys` by `seq`: the rows of a StatementRef's target
+    are needed only when a StatementRef arrives, and its own rows can be read from its body;
+    an index of `keys` by `seq` (a WITHOUT ROWID table: every column again) doubled the index
+    that every statement writes.
+    """
+    received: dict[int, set[Key]] = {}
+    for kind, value, broad, seq in plan.keys:
+        received.setdefault(seq, set()).add((kind, value, broad))
+    new = {row.seq: row.id for row in plan.statements}
+    own = {item.id: item.keys for item in batch}
+    updates = [
+        (_inherited_text(extra), row.seq) for row in plan.statements if row.ref is not None
+        for extra in [received.get(row.seq, set()) - own[row.id]] if extra
+    ]
+    stored = [seq for seq in received if seq not in new]
+    for seq, body, inherited in _rows_in(
+        db, "SELECT seq, body, inherited FROM statements WHERE seq IN ({})", stored
+    ):
+        extra = (received[seq] | _keys_of(body, inherited)) - own_keys(json.loads(body))
+        if extra:
+            updates.append((_inherited_text(extra), seq))
+    return updates
 
 
 class _TenantDatabase:
@@ -152,6 +217,9 @@ class _TenantDatabase:
         with self.exclusive():  # two processes creating the tables at once
             self.writer = self._connect()
             self.writer.executescript(_SCHEMA)
+            columns = {row[1] for row in self.writer.execute("PRAGMA table_info(statements)")}
+            if "inherited" not in columns:
+                _record_inherited(self.writer)
         self.writer.execute("PRAGMA wal_autocheckpoint=0")  # see `wrote`
         self.uncheckpointed = (0, 0)  # statements, commits
         self.pending = self.writer.execute("SELECT count(*) FROM pending_keys").fetchone()[0]
@@ -286,7 +354,7 @@ class SQLiteStatementStore(GroupCommitStore):
                 except LrsError as exc:
                     outcomes.append(exc)
                     continue
-                self._write(db, plan)
+                self._write(db, plan, write.batch)
                 index_rows += len(plan.keys)
                 db.executemany(
                     "INSERT OR IGNORE INTO attachments (sha2, content) VALUES (?, ?)",
@@ -312,13 +380,11 @@ class SQLiteStatementStore(GroupCommitStore):
                 list(dict.fromkeys([*ids, *refs])),
             )
         }
-        target_keys: dict[int, set[Key]] = {}
         targets = [found[ref].seq for ref in refs if ref in found]
-        for table in ("keys", "pending_keys"):
-            for seq, kind, value, broad in _rows_in(
-                db, f"SELECT seq, kind, value, broad FROM {table} WHERE seq IN ({{}})", targets
-            ):
-                target_keys.setdefault(seq, set()).add((kind, value, bool(broad)))
+        target_keys = {
+            seq: _keys_of(body, inherited) for seq, body, inherited in _rows_in(
+                db, "SELECT seq, body, inherited FROM statements WHERE seq IN ({})", targets)
+        }
         referrers = _rows_in(db, "SELECT seq, ref FROM statements WHERE ref IN ({})", ids)
         last = db.execute("SELECT seq, stored FROM statements ORDER BY seq DESC LIMIT 1").fetchone()
         return StoredState(
@@ -328,7 +394,7 @@ class SQLiteStatementStore(GroupCommitStore):
         )
 
     @staticmethod
-    def _write(db: sqlite3.Connection, plan: BatchPlan) -> None:
+    def _write(db: sqlite3.Connection, plan: BatchPlan, batch: Sequence[Incoming]) -> None:
         db.executemany(
             "INSERT INTO statements (seq, id, stored, ref, is_voiding, authority, digest, body) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -339,6 +405,8 @@ class SQLiteStatementStore(GroupCommitStore):
             "INSERT OR IGNORE INTO pending_keys (kind, value, broad, seq) VALUES (?, ?, ?, ?)",
             [(kind, value, int(broad), seq) for kind, value, broad, seq in plan.keys],
         )
+        db.executemany("UPDATE statements SET inherited = ? WHERE seq = ?",
+                       _inherited_updates(db, plan, batch))
         # A statement is voided iff it is not voiding and a voiding statement targets it;
         # either may arrive first.
         db.executemany(

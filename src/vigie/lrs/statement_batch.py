@@ -27,6 +27,7 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from vigie.lrs.errors import BadRequest, Conflict
@@ -44,6 +45,7 @@ __all__ = [
     "batch_refs",
     "index_value",
     "iso",
+    "own_keys",
     "plan_batch",
     "prepare_batch",
 ]
@@ -56,8 +58,18 @@ _ONE_MICROSECOND = timedelta(microseconds=1)
 
 
 def iso(moment: datetime) -> str:
-    """`stored` as written in statements: UTC, microseconds, `Z` (sortable as text)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """`stored` as written in statements: UTC, microseconds, `Z` (sortable as text).
+
+    Every statement of a batch gets one, a microsecond apart: the text up to the second is
+    formatted once per second (`strftime` costs more than the rest of planning a statement).
+    """
+    utc = moment.astimezone(UTC)
+    return f"{_second(utc.replace(microsecond=0))}{utc.microsecond:06d}Z"
+
+
+@lru_cache(maxsize=16)
+def _second(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.")
 
 
 def index_value(value: str) -> str:
@@ -137,7 +149,8 @@ def _index_rows(statement: dict[str, Any], sub: bool = False) -> Iterator[tuple[
             yield "activity", activity["id"], 1
 
 
-def _own_keys(statement: dict[str, Any]) -> frozenset[Key]:
+def own_keys(statement: dict[str, Any]) -> frozenset[Key]:
+    """The index rows a statement has of itself, whatever it inherits as a StatementRef."""
     rows = _index_rows(statement)
     return frozenset((kind, index_value(value), bool(broad)) for kind, value, broad in rows)
 
@@ -150,7 +163,8 @@ def _ref(statement: dict[str, Any]) -> str | None:
 @dataclass(frozen=True)
 class Incoming:
     """A statement of a batch with what is known of it before looking at the store: its
-    lowercase id, comparison digest, StatementRef target and own index rows."""
+    lowercase id, comparison digest, StatementRef target, own index rows, indexed authority,
+    and its stored JSON text but for `stored` (`head`: see `stored_body`)."""
 
     id: str
     statement: dict[str, Any]
@@ -158,6 +172,19 @@ class Incoming:
     ref: str | None
     is_voiding: bool
     keys: frozenset[Key]
+    authority: str | None
+    head: str
+
+    def stored_body(self, stored_at: str) -> str:
+        """The statement's stored JSON text: `head` closed with `stored` (and `timestamp`,
+        when the statement has none: Data 2.4.7, "set to the value of stored").
+
+        Why text is spliced: the `stored` time is only known in the write transaction, under
+        the tenant's writer lock, which every process's writes wait for; writing the rest of
+        the JSON before taking it keeps that work out of the section that runs one at a time.
+        """
+        timestamp = "" if "timestamp" in self.statement else f',"timestamp":"{stored_at}"'
+        return f'{self.head},"stored":"{stored_at}"{timestamp}}}'
 
 
 def _digest(statement: dict[str, Any]) -> str:
@@ -180,6 +207,11 @@ def _digest(statement: dict[str, Any]) -> str:
     return hashlib.sha256(form).hexdigest()
 
 
+def _body_text(body: dict[str, Any]) -> str:
+    """The stored JSON text of a statement (its numbers were checked by `_digest`)."""
+    return json_text(body).decode("utf-8", "surrogatepass")
+
+
 def prepare_batch(statements: Sequence[dict[str, Any]]) -> list[Incoming]:
     """The batch ready for `plan_batch`, new UUIDs given to statements without an id; a
     repeated id or a non-finite number is a `BadRequest` (before any database work)."""
@@ -187,14 +219,23 @@ def prepare_batch(statements: Sequence[dict[str, Any]]) -> list[Incoming]:
     if len(set(ids)) != len(ids):
         repeated = next(i for n, i in enumerate(ids) if i in ids[:n])
         raise BadRequest(f"id: the batch contains statement {repeated} more than once")
-    return [
-        Incoming(
-            id=statement_id, statement=statement,
-            digest=_digest({**statement, "id": statement_id}), ref=_ref(statement),
-            is_voiding=statement["verb"]["id"] == VOIDED, keys=_own_keys(statement),
-        )
-        for statement_id, statement in zip(ids, statements, strict=True)
-    ]
+    return [_incoming(statement_id, statement)
+            for statement_id, statement in zip(ids, statements, strict=True)]
+
+
+def _incoming(statement_id: str, statement: dict[str, Any]) -> Incoming:
+    body = {key: value for key, value in statement.items() if key != "stored"}
+    body["id"] = statement_id
+    body.setdefault("version", "1.0.0")
+    digest = _digest(body)  # `stored` and `version` are not compared; refuses NaN first
+    authority = statement.get("authority")
+    authority_key = None if authority is None else agent_key(authority)
+    return Incoming(
+        id=statement_id, statement=statement, digest=digest, ref=_ref(statement),
+        is_voiding=statement["verb"]["id"] == VOIDED, keys=own_keys(statement),
+        authority=None if authority_key is None else index_value(authority_key),
+        head=_body_text(body)[:-1],
+    )
 
 
 def batch_refs(batch: Sequence[Incoming]) -> list[str]:
@@ -250,11 +291,6 @@ class BatchPlan:
     void_candidates: list[str]
 
 
-def _body_text(body: dict[str, Any]) -> str:
-    """The stored JSON text of a statement (its numbers were checked by `_digest`)."""
-    return json_text(body).decode("utf-8", "surrogatepass")
-
-
 def _same_content(stored: StoredStatement, item: Incoming) -> bool:
     """Whether the stored statement with `item`'s id is `item` under the comparison rules: a
     store written before the current digest holds the legacy one (`formats`)."""
@@ -306,17 +342,11 @@ def plan_batch(batch: Sequence[Incoming], state: StoredState, now: datetime) -> 
         moment = now if last is None else max(now, last + _ONE_MICROSECOND)
         last = moment
         stored_at = iso(moment)
-        body = {**item.statement, "id": item.id, "stored": stored_at}
-        body.setdefault("version", "1.0.0")
-        body.setdefault("timestamp", stored_at)  # Data 2.4.7: "set to the value of stored"
         if item.is_voiding and item.ref is not None:
             voiding_targets.append(item.ref)
-        authority = item.statement.get("authority")
-        authority_key = None if authority is None else agent_key(authority)
         rows.append(NewStatement(
             seq=seq, id=item.id, stored=stored_at, ref=item.ref, is_voiding=item.is_voiding,
-            authority=None if authority_key is None else index_value(authority_key),
-            digest=item.digest, body=_body_text(body),
+            authority=item.authority, digest=item.digest, body=item.stored_body(stored_at),
         ))
         current = keys[seq] = set(item.keys)
         if item.ref is not None and item.ref in seq_of:  # it matches what its target matches
@@ -329,12 +359,12 @@ def plan_batch(batch: Sequence[Incoming], state: StoredState, now: datetime) -> 
     # A stored referrer's rows are written whole (the store ignores those it has): besides
     # what it received here, `keys` only knows the rows it has when it is also a target.
     changed = {referrer for referrer, _ in state.referrers}
-    written = sorted(
+    written = [
         (kind, value, broad, n)
-        for n, found_keys in keys.items()
+        for n in sorted(keys)
         if n >= first_new or n in changed
-        for kind, value, broad in found_keys
-    )
+        for kind, value, broad in keys[n]
+    ]
     # Voided now: a new statement some stored statement targets (voiding, or not: the UPDATE
     # checks), and a target of a new voiding statement; not every new statement, which would
     # cost a lookup each.
