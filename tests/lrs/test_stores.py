@@ -478,7 +478,7 @@ def test_statements_stored_with_the_former_digest_are_still_recognised(
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_a_store_written_with_the_former_keys_by_seq_index_is_upgraded(
-    backend: LrsBackend,
+    backend: LrsBackend, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Before `statements.inherited`, a StatementRef's inherited rows were found through an
     index of `keys` by `seq`: opening such a store records them and drops the index, and a
@@ -499,6 +499,7 @@ def test_a_store_written_with_the_former_keys_by_seq_index_is_upgraded(
     try:
         later = {**ref(early["id"]), "id": str(uuid.uuid4())}
         stores.statements.insert([later], tenant="caen")
+        assert "upgrading" in caplog.text and "caen.sqlite" in caplog.text
         activity = target["object"]["id"]
         assert ids_of(stores, activity=activity) == [early["id"], target["id"], later["id"]]
     finally:

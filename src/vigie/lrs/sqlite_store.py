@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -73,6 +74,8 @@ from vigie.lrs.statement_query import (
 from vigie.lrs.store import StatementQuery, check_tenant
 
 __all__ = ["SQLiteStatementStore"]
+
+log = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS statements (
@@ -147,7 +150,10 @@ def _keys_of(body: str, inherited: str | None) -> set[Key]:
 
 def _record_inherited(db: sqlite3.Connection) -> None:
     """Upgrades a store written before `statements.inherited`: the rows its StatementRefs
-    inherited are read from the `keys_seq` index it had, which is then dropped."""
+    inherited are read from the `keys_seq` index it had, which is then dropped (once; about
+    a minute per 5 million statements, which the log says when it starts)."""
+    path = db.execute("PRAGMA database_list").fetchone()[2]
+    log.warning("upgrading %s: recording inherited index rows and dropping keys_seq", path)
     with _transaction(db):
         db.execute("ALTER TABLE statements ADD COLUMN inherited TEXT")
         referrers = db.execute("SELECT seq, body FROM statements WHERE ref IS NOT NULL")
