@@ -12,12 +12,14 @@ Loading (not timed as a measure, reported): the statements go straight to the st
 insert (`StatementStore.insert`, the code POST uses after validation, batches of 20,000, every
 statement validated first, by `--workers` processes), not through HTTP. A loaded store is kept
 under `--dir` (tenant `s<size>` of `--dir/vigie`, or of `--database`) and reused by later
-runs, which say how it was loaded. Measured POSTs stay in it (about 24,000 statements a run):
+runs, which say how it was loaded. Measured POSTs stay in it (about 44,000 statements a run):
 the output says how many statements it holds. Delete `--dir/vigie/s<size>.loaded.json` and the
 tenant's files to start afresh.
 
 Measured, over keep-alive HTTP connections to a real `vigie lrs serve --workers N` on a free
-127.0.0.1 port: POST of `--batches` batches of 100 statements by `--clients` client processes;
+127.0.0.1 port: POST of `--batches` batches of 100 statements by `--clients` client processes,
+then as many batches of statements without `id` (as Moodle's logstore_xapi sends them: the
+LRS gives the ids, time-ordered, so they do not land at random in its id index);
 `--singles` single-statement POSTs by the same clients, then by one client (the latency a lone
 Learning Record Provider sees); then, with one client, `--gets` GETs (limit 100) of each
 query: `verb`, `agent`, `activity` + `related_activities`, and `since` the middle of the store.
@@ -89,6 +91,11 @@ def statement(i: int, statement_id: str | None = None) -> dict[str, Any]:
             "platform": "Moodle"},
         "timestamp": (START + timedelta(seconds=i)).isoformat(),
     }
+
+
+def without_id(sent: dict[str, Any]) -> dict[str, Any]:
+    """A statement as Moodle's logstore_xapi sends it: without `id` (the LRS gives one)."""
+    return {key: value for key, value in sent.items() if key != "id"}
 
 
 def preloaded(i: int) -> dict[str, Any]:
@@ -421,6 +428,7 @@ def measure(server: Server, loaded: Loaded, workload: Workload, clients: int,
     figures = Figures(server.name, loaded)
     phases: list[tuple[str, list[bytes], int, int]] = [
         ("batch POST, 100/request", workload.batches, 100, clients),
+        ("batch POST, no ids", workload.batches_without_ids, 100, clients),
         ("single POST", workload.singles, 1, clients),
         ("single POST, 1 client", workload.lone_singles, 1, 1),
     ]
@@ -448,16 +456,20 @@ class Workload:
     """The request bodies of one size, sent identically to every server."""
 
     batches: list[bytes]
+    batches_without_ids: list[bytes]
     singles: list[bytes]
     lone_singles: list[bytes]
 
     @classmethod
     def after(cls, first: int, args: argparse.Namespace) -> Workload:
-        """Statements `first`, `first + 1`… (fresh ids), as batches of 100, then singles."""
-        counter = iter(range(first, first + args.batches * 100 + 2 * args.singles))
+        """Statements `first`, `first + 1`… (fresh ids), as batches of 100, as batches of 100
+        without ids (Moodle's logstore_xapi lets the LRS give them), then singles."""
+        counter = iter(range(first, first + 2 * args.batches * 100 + 2 * args.singles))
         dumps: Callable[[Any], bytes] = lambda value: json.dumps(value).encode()  # noqa: E731
         return cls(
             [dumps([statement(next(counter)) for _ in range(100)]) for _ in range(args.batches)],
+            [dumps([without_id(statement(next(counter))) for _ in range(100)])
+             for _ in range(args.batches)],
             [dumps(statement(next(counter))) for _ in range(args.singles)],
             [dumps(statement(next(counter))) for _ in range(args.singles)],
         )

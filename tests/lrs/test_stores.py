@@ -512,3 +512,21 @@ def test_a_store_written_with_the_former_keys_by_seq_index_is_upgraded(
         expected = own_keys(validate_statements([target])[0]) - own_keys(
             validate_statements([early])[0])
         assert {(kind, value, broad) for kind, value, broad in json.loads(inherited)} == expected
+
+
+def test_statements_sent_without_id_get_time_ordered_uuids(stores: Backend) -> None:
+    """Ids the LRS gives are UUIDs of version 7 (RFC 4122 variant, which xAPI accepts): they
+    start with the time in milliseconds, so they land at the end of the stores' id index, and
+    a client can send them back as they are."""
+    before = time.time_ns() // 1_000_000
+    first = stores.statements.insert([s.viewed(n) for n in range(50)], tenant="caen")
+    time.sleep(0.002)
+    [later] = stores.statements.insert([s.viewed(99)], tenant="caen")
+    after = time.time_ns() // 1_000_000
+    for statement_id in [*first, later]:
+        parsed = uuid.UUID(statement_id)
+        assert (parsed.version, parsed.variant) == (7, uuid.RFC_4122)
+        assert before <= parsed.int >> 80 <= after
+    assert len(set(first)) == 50 and max(first) < later
+    stored = stores.statements.get(later, tenant="caen")
+    assert validate_statements([stored])[0]["id"] == later

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
+import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -45,6 +47,7 @@ __all__ = [
     "batch_refs",
     "index_value",
     "iso",
+    "new_statement_id",
     "own_keys",
     "plan_batch",
     "prepare_batch",
@@ -212,10 +215,28 @@ def _body_text(body: dict[str, Any]) -> str:
     return json_text(body).decode("utf-8", "surrogatepass")
 
 
+def new_statement_id() -> str:
+    """The id given to a statement sent without one: a UUID of version 7 (RFC 9562), the Unix
+    time in milliseconds in its first 48 bits, then 74 random bits.
+
+    Why not version 4: the stores index statements by id in a B-tree, where random ids each
+    land on a different leaf (at 10 M statements, a leaf read and rewritten per statement,
+    anywhere in hundreds of megabytes), and ids that start with the time land on its last
+    leaves. Moodle's logstore_xapi sends its statements without ids. xAPI accepts every UUID
+    of the RFC 4122 variant (Data 2.4.1, 4.5), which version 7 is.
+    """
+    milliseconds = time.time_ns() // 1_000_000 & (1 << 48) - 1
+    random = int.from_bytes(os.urandom(10), "big")  # 80 bits: 12 + 62 used
+    value = (milliseconds << 80 | 0x7 << 76 | (random >> 68) << 64
+             | 0b10 << 62 | random & (1 << 62) - 1)
+    return str(uuid.UUID(int=value))
+
+
 def prepare_batch(statements: Sequence[dict[str, Any]]) -> list[Incoming]:
-    """The batch ready for `plan_batch`, new UUIDs given to statements without an id; a
-    repeated id or a non-finite number is a `BadRequest` (before any database work)."""
-    ids = [str(s.get("id") or uuid.uuid4()).lower() for s in statements]
+    """The batch ready for `plan_batch`, new ids given to statements without one
+    (`new_statement_id`); a repeated id or a non-finite number is a `BadRequest` (before any
+    database work)."""
+    ids = [str(s.get("id") or new_statement_id()).lower() for s in statements]
     if len(set(ids)) != len(ids):
         repeated = next(i for n, i in enumerate(ids) if i in ids[:n])
         raise BadRequest(f"id: the batch contains statement {repeated} more than once")
