@@ -139,13 +139,23 @@ def _inherited_text(rows: Iterable[Key]) -> str:
     return json_text(sorted([kind, value, broad] for kind, value, broad in rows)).decode()
 
 
+def _inherited_rows(inherited: str | None) -> set[Key]:
+    """The rows of `statements.inherited` (none when NULL)."""
+    if inherited is None:
+        return set()
+    return {(kind, value, bool(broad)) for kind, value, broad in json.loads(inherited)}
+
+
 def _keys_of(body: str, inherited: str | None) -> set[Key]:
     """All the index rows of a stored statement: its own, read from its body, and those it
     inherited as a StatementRef (`statements.inherited`)."""
-    keys = set(own_keys(json.loads(body)))
-    if inherited is not None:
-        keys.update((kind, value, bool(broad)) for kind, value, broad in json.loads(inherited))
-    return keys
+    return set(own_keys(json.loads(body))) | _inherited_rows(inherited)
+
+
+def _inherited_update(seq: int, rows: set[Key], own: frozenset[Key]) -> list[tuple[str, int]]:
+    """The (inherited, seq) update recording `rows` but for the statement's `own`, if any."""
+    extra = rows - own
+    return [(_inherited_text(extra), seq)] if extra else []
 
 
 def _record_inherited(db: sqlite3.Connection) -> None:
@@ -161,10 +171,8 @@ def _record_inherited(db: sqlite3.Connection) -> None:
             rows = {(kind, value, bool(broad)) for kind, value, broad in db.execute(
                 "SELECT kind, value, broad FROM keys WHERE seq = ?1 "
                 "UNION SELECT kind, value, broad FROM pending_keys WHERE seq = ?1", (seq,))}
-            extra = rows - own_keys(json.loads(body))
-            if extra:
-                db.execute("UPDATE statements SET inherited = ? WHERE seq = ?",
-                           (_inherited_text(extra), seq))
+            db.executemany("UPDATE statements SET inherited = ? WHERE seq = ?",
+                           _inherited_update(seq, rows, own_keys(json.loads(body))))
         db.execute("DROP INDEX IF EXISTS keys_seq")
 
 
@@ -195,19 +203,18 @@ def _inherited_updates(
     received: dict[int, set[Key]] = {}
     for kind, value, broad, seq in plan.keys:
         received.setdefault(seq, set()).add((kind, value, broad))
-    new = {row.seq: row.id for row in plan.statements}
     own = {item.id: item.keys for item in batch}
     updates = [
-        (_inherited_text(extra), row.seq) for row in plan.statements if row.ref is not None
-        for extra in [received.get(row.seq, set()) - own[row.id]] if extra
+        update for row in plan.statements if row.ref is not None
+        for update in _inherited_update(row.seq, received[row.seq], own[row.id])
     ]
+    new = {row.seq for row in plan.statements}
     stored = [seq for seq in received if seq not in new]
     for seq, body, inherited in _rows_in(
         db, "SELECT seq, body, inherited FROM statements WHERE seq IN ({})", stored
     ):
-        extra = (received[seq] | _keys_of(body, inherited)) - own_keys(json.loads(body))
-        if extra:
-            updates.append((_inherited_text(extra), seq))
+        updates += _inherited_update(seq, received[seq] | _inherited_rows(inherited),
+                                     own_keys(json.loads(body)))
     return updates
 
 
