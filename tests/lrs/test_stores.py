@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import random
 import sqlite3
 import threading
@@ -248,8 +249,8 @@ def reference_ids(backend: LrsBackend, query: StatementQuery) -> list[str]:
     where: list[str] = ["s.voided = ?"]
     params: list[str | bool] = [False]
     keys = "{p}keys" if backend.server is not None else (  # SQLite: rows not moved yet too
-        "(SELECT kind, value, broad, seq FROM keys "
-        "UNION ALL SELECT kind, value, broad, seq FROM pending_keys)")
+        "(SELECT kind, value, broad, seq FROM terms JOIN (SELECT term, seq FROM keys "
+        "UNION ALL SELECT term, seq FROM pending_keys) USING (term))")
     for kind, value, related in (
         ("agent", query.agent, query.related_agents), ("verb", query.verb, True),
         ("activity", query.activity, query.related_activities),
@@ -357,14 +358,14 @@ def test_page_plans_walk_indexes_without_sorting(stores: Backend, backend: LrsBa
     for filters in cases:
         for ascending in (False, True):
             query = StatementQuery(ascending=ascending, after=5, bound=10, **filters)
-            sql, params = page_sql(query, limit=100)
+            sql, params = page_sql(query, limit=100, terms="terms")
             plan = " / ".join(row[3] for row in rows_of(
                 backend, "caen", "EXPLAIN QUERY PLAN " + sql, params))
             assert "TEMP B-TREE" not in plan and "LIST SUBQUERY" not in plan, (filters, plan)
             assert "SCAN k" not in plan and "SCAN keys" not in plan, (filters, plan)
             # SQLite's store also reads the rows not yet moved out of `pending_keys`: walked
             # by `seq` (a few thousand rows at most), merged in order with the others.
-            sql, params = page_sql(query, limit=100, pending="pending_keys")
+            sql, params = page_sql(query, limit=100, pending="pending_keys", terms="terms")
             plan = " / ".join(row[3] for row in rows_of(
                 backend, "caen", "EXPLAIN QUERY PLAN " + sql, params))
             assert "TEMP B-TREE" not in plan and "LIST SUBQUERY" not in plan, (filters, plan)
@@ -379,7 +380,6 @@ def writer_busy(backend: LrsBackend, tenant: str) -> Iterator[None]:
     """Holds the tenant's write lock as a writer of another process would."""
     if backend.server is None:
         import fcntl
-        import os
 
         descriptor = os.open(backend.root / "statements" / f"{tenant}.lock",
                              os.O_RDWR | os.O_CREAT)
@@ -476,6 +476,59 @@ def test_statements_stored_with_the_former_digest_are_still_recognised(
         stores.statements.insert([{**s.viewed(2), "id": statement["id"]}], tenant="caen")
 
 
+def index_rows_as_text(db: sqlite3.Connection) -> None:
+    """Rewrites the index rows of an embedded store as they were before `terms`: each with its
+    kind, value and broadness."""
+    for table, columns in (("keys", "kind, value, broad, seq"),
+                           ("pending_keys", "seq, kind, value, broad")):
+        db.execute(f"CREATE TABLE former ({columns.replace(',', ' NOT NULL,')} NOT NULL, "
+                   f"PRIMARY KEY ({columns})) WITHOUT ROWID")
+        db.execute(f"INSERT INTO former SELECT {columns} FROM terms JOIN {table} USING (term)")
+        db.execute(f"DROP TABLE {table}")
+        db.execute(f"ALTER TABLE former RENAME TO {table}")
+    db.execute("DROP TABLE terms")
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_store_whose_index_rows_were_text_is_upgraded(
+    backend: LrsBackend, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store written before index terms were numbered (rows in `keys` and others still in
+    `pending_keys`) is upgraded when opened: every filter finds what it found before, and new
+    statements are indexed with the numbers the upgrade gave."""
+    monkeypatch.setattr(sqlite_store, "_PENDING_ROWS", 60)  # some rows moved, some not
+    rnd = random.Random(7)
+    stores = backend.open()
+    for batch in random_batches(7):
+        with contextlib.suppress(BadRequest, Conflict):
+            stores.statements.insert(batch, tenant="caen")
+        stores.statements.insert([plain(rnd) for _ in range(8)], tenant="caen")
+    monkeypatch.setattr(sqlite_store, "_PENDING_ROWS", 10**9)
+    stores.statements.insert([plain(rnd) for _ in range(8)], tenant="caen")
+    queries = [StatementQuery(ascending=True, limit=0, agent=agent_key(s.learner(n)),
+                              related_agents=related)
+               for n in (1, 2, 3) for related in (False, True)]
+    queries += [StatementQuery(ascending=True, limit=0, activity=f"http://x.example/a/{n}",
+                               related_activities=True) for n in (1, 2)]
+    before = [walked_ids(stores, query) for query in queries]
+    stores.close()
+    path = backend.root / "statements" / "caen.sqlite"
+    with contextlib.closing(sqlite3.connect(path)) as db, db:
+        assert db.execute("SELECT count(*) FROM pending_keys").fetchone()[0] > 0
+        assert db.execute("SELECT count(*) FROM keys").fetchone()[0] > 0
+        index_rows_as_text(db)
+    stores = backend.open()
+    try:
+        assert [walked_ids(stores, query) for query in queries] == before
+        assert "numbering the index terms" in caplog.text
+        later = plain(rnd)
+        [later_id] = stores.statements.insert([later], tenant="caen")
+        assert later_id in walked_ids(stores, StatementQuery(
+            agent=agent_key(later["actor"]), ascending=True, limit=0))
+    finally:
+        stores.close()
+
+
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_a_store_written_with_the_former_keys_by_seq_index_is_upgraded(
     backend: LrsBackend, caplog: pytest.LogCaptureFixture
@@ -491,6 +544,7 @@ def test_a_store_written_with_the_former_keys_by_seq_index_is_upgraded(
     stores.statements.close()
     path = backend.root / "statements" / "caen.sqlite"
     with contextlib.closing(sqlite3.connect(path)) as db, db:  # as the former code wrote it
+        index_rows_as_text(db)
         db.execute("INSERT OR IGNORE INTO keys SELECT kind, value, broad, seq FROM pending_keys")
         db.execute("DELETE FROM pending_keys")
         db.execute("ALTER TABLE statements DROP COLUMN inherited")
@@ -530,3 +584,32 @@ def test_statements_sent_without_id_get_time_ordered_uuids(stores: Backend) -> N
     assert len(set(first)) == 50 and max(first) < later
     stored = stores.statements.get(later, tenant="caen")
     assert validate_statements([stored])[0]["id"] == later
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_the_log_is_synced_before_statements_are_acknowledged(
+    stores: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The embedded store commits without syncing (so the next writer need not wait for the
+    disk) and syncs the log before answering: every acknowledged statement was in the log when
+    it was synced, and a log new since the last sync also gets its folder synced."""
+    synced: list[tuple[str, int]] = []  # (what was synced, log size then)
+    real_fsync, real_fdatasync = os.fsync, os.fdatasync
+
+    def note(kind: str, sync: Any) -> Any:
+        def wrapper(descriptor: int) -> None:
+            synced.append((kind, os.fstat(descriptor).st_size))
+            sync(descriptor)
+        return wrapper
+
+    monkeypatch.setattr(os, "fsync", note("folder", real_fsync))
+    monkeypatch.setattr(os, "fdatasync", note("log", real_fdatasync))
+    log = stores.statements.root / "caen.sqlite-wal"  # type: ignore[attr-defined]
+    for n in range(3):
+        synced.clear()
+        [statement_id] = stores.statements.insert([s.viewed(n)], tenant="caen")
+        assert synced[-1] == ("log", log.stat().st_size), "synced after the commit"
+        assert ("folder" in dict(synced)) == (n == 0), "the folder once, for a new log"
+        assert stores.statements.get(statement_id, tenant="caen")["id"] == statement_id
+    with contextlib.closing(sqlite3.connect(log.with_name("caen.sqlite"))) as db:
+        assert db.execute("SELECT count(*) FROM statements").fetchone() == (3,)

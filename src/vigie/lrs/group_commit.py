@@ -1,8 +1,8 @@
 """Group commit: the statement writes of a tenant that arrive while its previous transaction
 commits are stored together, in the next one.
 
-Why: a commit is the expensive part of a small write. SQLite in WAL mode with
-`synchronous=FULL` syncs the log, PostgreSQL flushes its WAL, and both write every page the
+Why: a commit is the expensive part of a small write. SQLite's store syncs its log before
+answering, PostgreSQL flushes its WAL, and both write every page the
 transaction touched, once per transaction. One writer thread per tenant takes everything that
 queued during the last commit and stores it in one transaction: under concurrent load the sync
 and the shared index pages are paid once for many requests, and with a single client nothing

@@ -5,11 +5,19 @@ writer in WAL mode absorbs with room to spare, with no server to run. Why one fi
 tenant: isolation holds by construction (a query of tenant A opens A's file only), and a
 tenant is backed up, moved or deleted as one file.
 
-Durability: WAL with `synchronous=FULL` syncs the log at every commit, so a statement is on
-disk before its id is answered. Writes of one tenant go through one connection, in its writer
-thread, which stores together the requests that queued during the previous commit
-(`group_commit`); reads use one connection per thread, which WAL lets run while a write is
-under way.
+Durability: a statement is on disk before its id is answered. The writer commits with
+`synchronous=NORMAL` (the log is written, not synced), releases the tenant's writer lock, then
+syncs the log itself (`_TenantDatabase.make_durable`) before its writes are acknowledged. Why
+not `synchronous=FULL`, which syncs inside `COMMIT`: the sync is the one wait of a commit that
+needs no lock, and outside it the next writer (another process's) fills the log meanwhile.
+Syncing a file flushes everything written to it so far, and SQLite replays a log up to its
+last complete transaction, so an acknowledged statement survives a crash together with every
+transaction before it; a checkpoint syncs the log before copying it, as under `FULL`. What
+differs: a reader may see a statement a millisecond before its writer is told it is durable
+(and a crash in that millisecond loses it, unacknowledged). Writes of one tenant go through
+one connection, in its writer thread, which stores together the requests that queued during
+the previous commit (`group_commit`); reads use one connection per thread, which WAL lets run
+while a write is under way.
 
 Several server processes may share the folder (`vigie lrs serve --workers N`). Their writers
 of one tenant take turns on an exclusive `flock` of `<tenant>.lock` held across the whole
@@ -77,6 +85,14 @@ __all__ = ["SQLiteStatementStore"]
 
 log = logging.getLogger(__name__)
 
+#: The index rows: see `_Terms` and `_TenantDatabase.move_pending`.
+_INDEX_TABLES = (
+    "CREATE TABLE IF NOT EXISTS keys (term INTEGER NOT NULL, seq INTEGER NOT NULL, "
+    "PRIMARY KEY (term, seq)) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS pending_keys (seq INTEGER NOT NULL, term INTEGER NOT NULL, "
+    "PRIMARY KEY (seq, term)) WITHOUT ROWID",
+)
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS statements (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -93,25 +109,19 @@ CREATE TABLE IF NOT EXISTS statements (
 CREATE INDEX IF NOT EXISTS statements_ref ON statements(ref) WHERE ref IS NOT NULL;
 CREATE INDEX IF NOT EXISTS statements_stored ON statements(stored);
 CREATE INDEX IF NOT EXISTS statements_authority ON statements(authority, seq);
-CREATE TABLE IF NOT EXISTS keys (
+CREATE TABLE IF NOT EXISTS terms (
+    term INTEGER PRIMARY KEY,
     kind TEXT NOT NULL,
     value TEXT NOT NULL,
     broad INTEGER NOT NULL,
-    seq INTEGER NOT NULL,
-    PRIMARY KEY (kind, value, broad, seq)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS pending_keys (
-    seq INTEGER NOT NULL,
-    kind TEXT NOT NULL,
-    value TEXT NOT NULL,
-    broad INTEGER NOT NULL,
-    PRIMARY KEY (seq, kind, value, broad)
-) WITHOUT ROWID;
+    UNIQUE (kind, value, broad)
+);
+{index_tables}
 CREATE TABLE IF NOT EXISTS attachments (
     sha2 TEXT PRIMARY KEY,
     content BLOB NOT NULL
 ) WITHOUT ROWID;
-"""
+""".format(index_tables="".join(f"{table};\n" for table in _INDEX_TABLES))
 
 
 #: A checkpoint is due after this many statements or commits of the process (a batch of 100
@@ -176,6 +186,71 @@ def _record_inherited(db: sqlite3.Connection) -> None:
         db.execute("DROP INDEX IF EXISTS keys_seq")
 
 
+def _record_terms(db: sqlite3.Connection) -> None:
+    """Upgrades a store whose index rows held their kind, value and broadness: each distinct
+    one becomes a row of `terms`, and `keys` and `pending_keys` are rewritten with its number
+    (once; the log says when it starts: minutes at tens of millions of index rows)."""
+    path = db.execute("PRAGMA database_list").fetchone()[2]
+    log.warning("upgrading %s: numbering the index terms of keys and pending_keys", path)
+    with _transaction(db):
+        for table in ("keys", "pending_keys"):
+            db.execute(f"ALTER TABLE {table} RENAME TO former_{table}")
+            db.execute("INSERT OR IGNORE INTO terms (kind, value, broad) "
+                       f"SELECT kind, value, broad FROM former_{table} ORDER BY 1, 2, 3")
+        for table in _INDEX_TABLES:
+            db.execute(table)
+        for table, order in (("keys", "t.term, f.seq"), ("pending_keys", "f.seq, t.term")):
+            db.execute(f"INSERT INTO {table} (term, seq) SELECT t.term, f.seq "
+                       f"FROM former_{table} f JOIN terms t USING (kind, value, broad) "
+                       f"ORDER BY {order}")
+            db.execute(f"DROP TABLE former_{table}")
+
+
+class _Terms:
+    """The numbers of the index terms (kind, value, broadness) the writer has met, so that a
+    batch's index rows are two integers each, numbered without a query once a term is known.
+
+    Why numbers: every statement writes about five index rows, into `pending_keys` then into
+    `keys`; as text they were some 80 bytes each, most of the bytes a batch wrote, moved and
+    synced. A term, once numbered, keeps its number for good (terms are never deleted), so the
+    numbers of committed terms can be remembered across transactions and processes; those
+    numbered by a transaction that fails are forgotten (`discard`).
+    """
+
+    #: Terms remembered at most (then forgotten at once and met again): tens of megabytes.
+    LIMIT = 200_000
+
+    def __init__(self) -> None:
+        self.known: dict[Key, int] = {}
+        self.fresh: dict[Key, int] = {}
+
+    def rows(self, db: sqlite3.Connection, keys: Sequence[tuple[str, str, bool, int]]
+             ) -> list[tuple[int, int]]:
+        """(seq, term) rows of index rows (kind, value, broad, seq), numbering new terms."""
+        known, fresh = self.known, self.fresh
+        for kind, value, broad, _ in keys:
+            term = (kind, value, broad)
+            if term not in known and term not in fresh:
+                db.execute("INSERT OR IGNORE INTO terms (kind, value, broad) VALUES (?, ?, ?)",
+                           (kind, value, broad))
+                fresh[term] = db.execute(
+                    "SELECT term FROM terms WHERE kind = ? AND value = ? AND broad = ?",
+                    (kind, value, broad)).fetchone()[0]
+        return [(seq, known.get((kind, value, broad)) or fresh[kind, value, broad])
+                for kind, value, broad, seq in keys]
+
+    def keep(self) -> None:
+        """The transaction that numbered the fresh terms committed."""
+        if len(self.known) + len(self.fresh) > self.LIMIT:
+            self.known.clear()
+        self.known.update(self.fresh)
+        self.fresh.clear()
+
+    def discard(self) -> None:
+        """The transaction that numbered the fresh terms rolled back."""
+        self.fresh.clear()
+
+
 @contextmanager
 def _transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """A write transaction of `db` (taken at once: `BEGIN IMMEDIATE`), rolled back on error."""
@@ -224,6 +299,8 @@ class _TenantDatabase:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.log_path = path.with_name(path.name + "-wal")
+        self.log_inode = -1
         self.lock = threading.Lock()
         self.lock_file = os.open(path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
         self.probe_file = os.open(path.with_suffix(".lock"), os.O_RDONLY)
@@ -233,6 +310,9 @@ class _TenantDatabase:
             columns = {row[1] for row in self.writer.execute("PRAGMA table_info(statements)")}
             if "inherited" not in columns:
                 _record_inherited(self.writer)
+            if "term" not in {row[1] for row in self.writer.execute("PRAGMA table_info(keys)")}:
+                _record_terms(self.writer)
+        self.terms = _Terms()
         self.writer.execute("PRAGMA wal_autocheckpoint=0")  # see `wrote`
         self.uncheckpointed = (0, 0)  # statements, commits
         self.pending = self.writer.execute("SELECT count(*) FROM pending_keys").fetchone()[0]
@@ -269,11 +349,21 @@ class _TenantDatabase:
         or neither.
         """
         with self.exclusive(), _transaction(self.writer) as db:
-            db.execute("INSERT OR IGNORE INTO keys (kind, value, broad, seq) "
-                       "SELECT kind, value, broad, seq FROM pending_keys "
-                       "ORDER BY kind, value, broad, seq")
+            db.execute("INSERT OR IGNORE INTO keys (term, seq) "
+                       "SELECT term, seq FROM pending_keys ORDER BY term, seq")
             db.execute("DELETE FROM pending_keys")
         self.pending = 0
+
+    @contextmanager
+    def numbering(self) -> Iterator[None]:
+        """A write transaction's use of `terms`: the terms it numbered are kept if it
+        commits, forgotten if it fails."""
+        try:
+            yield
+        except BaseException:
+            self.terms.discard()
+            raise
+        self.terms.keep()
 
     @contextmanager
     def exclusive(self) -> Iterator[None]:
@@ -299,9 +389,27 @@ class _TenantDatabase:
             self.path, isolation_level=None, check_same_thread=False, timeout=30
         )
         connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA synchronous=FULL")
+        connection.execute("PRAGMA synchronous=NORMAL")  # synced by `make_durable`
         connection.execute("PRAGMA foreign_keys=ON")
         return connection
+
+    def make_durable(self) -> None:
+        """Syncs the log, so that every transaction committed in it so far is on disk (see
+        the module's docstring). A log that is new since the last call also gets its folder
+        synced, which records its name: SQLite would sync it only at the first checkpoint."""
+        log_file = os.open(self.log_path, os.O_RDONLY)
+        try:
+            inode = os.fstat(log_file).st_ino
+            if inode != self.log_inode:
+                folder = os.open(self.path.parent, os.O_RDONLY)
+                try:
+                    os.fsync(folder)
+                finally:
+                    os.close(folder)
+                self.log_inode = inode
+            os.fdatasync(log_file)
+        finally:
+            os.close(log_file)
 
     def reader(self) -> sqlite3.Connection:
         connection: sqlite3.Connection | None = getattr(self.local, "connection", None)
@@ -357,7 +465,7 @@ class SQLiteStatementStore(GroupCommitStore):
         database = self._database(tenant)
         outcomes: list[Outcome] = []
         index_rows = 0
-        with database.exclusive(), _transaction(database.writer) as db:
+        with database.exclusive(), database.numbering(), _transaction(database.writer) as db:
             now = datetime.now(UTC)  # once the lock is held: see `consistency_sql`
             for write in writes:
                 ids = [item.id for item in write.batch]
@@ -367,13 +475,14 @@ class SQLiteStatementStore(GroupCommitStore):
                 except LrsError as exc:
                     outcomes.append(exc)
                     continue
-                self._write(db, plan, write.batch)
+                self._write(db, plan, write.batch, database.terms)
                 index_rows += len(plan.keys)
                 db.executemany(
                     "INSERT OR IGNORE INTO attachments (sha2, content) VALUES (?, ?)",
                     [(sha2.lower(), content) for sha2, content in write.attachments.items()],
                 )
                 outcomes.append(ids)
+        database.make_durable()
         database.wrote(sum(len(write.batch) for write in writes), index_rows)
         return outcomes
 
@@ -407,7 +516,9 @@ class SQLiteStatementStore(GroupCommitStore):
         )
 
     @staticmethod
-    def _write(db: sqlite3.Connection, plan: BatchPlan, batch: Sequence[Incoming]) -> None:
+    def _write(
+        db: sqlite3.Connection, plan: BatchPlan, batch: Sequence[Incoming], terms: _Terms
+    ) -> None:
         db.executemany(
             "INSERT INTO statements (seq, id, stored, ref, is_voiding, authority, digest, body) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -415,8 +526,8 @@ class SQLiteStatementStore(GroupCommitStore):
              for r in plan.statements],
         )
         db.executemany(  # moved into `keys` later (`_TenantDatabase.move_pending`)
-            "INSERT OR IGNORE INTO pending_keys (kind, value, broad, seq) VALUES (?, ?, ?, ?)",
-            [(kind, value, int(broad), seq) for kind, value, broad, seq in plan.keys],
+            "INSERT OR IGNORE INTO pending_keys (seq, term) VALUES (?, ?)",
+            terms.rows(db, plan.keys),
         )
         db.executemany("UPDATE statements SET inherited = ? WHERE seq = ?",
                        _inherited_updates(db, plan, batch))
@@ -445,7 +556,7 @@ class SQLiteStatementStore(GroupCommitStore):
         if query.bound is None:
             query = replace(query, bound=db.execute(bound_sql()).fetchone()[0])
         limit = page_limit(query, self.max_limit)
-        sql, params = page_sql(query, limit=limit, pending="pending_keys")
+        sql, params = page_sql(query, limit=limit, pending="pending_keys", terms="terms")
         return page(db.execute(sql, params).fetchall(), query, limit)
 
     def consistent_through(self, *, tenant: str, bound: int | None = None) -> str:

@@ -3,16 +3,19 @@ page and its `more` token, and the answer to a single-statement GET.
 
 Why one SQL text for SQLite and PostgreSQL: the filters are plain index lookups on the `keys`
 table and comparisons on `statements` columns, which both databases write the same; only the
-placeholder (`?` or `%s`) and the schema prefix of table names differ, and booleans travel
-as parameters (0/1 in SQLite, `boolean` in PostgreSQL).
+placeholder (`?` or `%s`), the schema prefix of table names and the shape of an index row
+differ (SQLite's hold the number of their term, looked up once per query in `terms`;
+PostgreSQL's hold the term itself), and booleans travel as parameters (0/1 in SQLite,
+`boolean` in PostgreSQL).
 
 Why a page costs the same at 10,000 and 10 million statements: the query walks one index in
 `seq` order and stops after `limit + 1` rows, whatever the number of matches.
 
-- A filter on the `keys` table drives: the primary key (kind, value, broad, seq) gives one
-  value's rows in `seq` order. With `related_agents` / `related_activities` the narrow and the
-  broad rows are two such ranges, merged in order (`UNION ALL … ORDER BY`, which both databases
-  merge without sorting; a broad row whose statement also has a narrow one is skipped). Other
+- A filter on the `keys` table drives: the primary key (kind, value, broad, seq), or (term,
+  seq), gives one value's rows in `seq` order. With `related_agents` / `related_activities`
+  the narrow and the broad rows are two such ranges, merged in order (`UNION ALL … ORDER BY`,
+  which both databases merge without sorting; a broad row whose statement also has a narrow
+  one is skipped). Other
   filters are checked on each candidate (`EXISTS`, a primary-key lookup). The driving filter is
   the one expected to match least: registration, then agent, activity, verb.
 - `since` and `until` become bounds on `seq`: `stored` grows with `seq` (`plan_batch` gives each
@@ -107,12 +110,14 @@ _KEY_FILTERS = ("registration", "agent", "activity", "verb")
 
 def page_sql(
     query: StatementQuery, *, limit: int, prefix: str = "", param: str = "?",
-    pending: str | None = None,
+    pending: str | None = None, terms: str | None = None,
 ) -> tuple[str, list[Any]]:
     """SELECT seq, body of the page after `query.after` (bound set), one row beyond `limit`
     to tell whether more remain. `prefix` qualifies table names (`"lrs_x".` or nothing);
     `pending` names a second table of index rows, ordered by `seq`, that a store fills before
-    moving its rows into `keys` (SQLite: `pending_keys`): filters read both."""
+    moving its rows into `keys` (SQLite: `pending_keys`): filters read both. `terms` names the
+    table numbering index terms when index rows hold a term's number (SQLite: `terms`)
+    rather than its kind, value and broadness."""
     assert query.bound is not None, "set the bound with bound_sql first"
     filters = [(kind, index_value(value), related) for kind, value, related in (
         ("registration", query.registration and query.registration.lower(), True),
@@ -127,39 +132,52 @@ def page_sql(
                f"ORDER BY s.seq {order} LIMIT {param}")
         return sql, [*params, limit + 1]
     tables = [f"{prefix}keys", *([f"{prefix}{pending}"] if pending else [])]
+    term_table = None if terms is None else f"{prefix}{terms}"
     (kind, value, related), *others = filters
     arms: list[str] = []
     params = []
     for broad in (False, True) if related else (False,):
         for table in tables:
             where, arm_params = _row_conditions(query, "k.seq", prefix, param)
-            skip_narrow = "".join(
-                f" AND NOT EXISTS (SELECT 1 FROM {narrow} n WHERE n.kind = k.kind AND "
-                f"n.value = k.value AND n.broad = {param} AND n.seq = k.seq)"
-                for narrow in tables
-            ) if broad else ""
-            arms.append(
-                f"SELECT k.seq, s.body FROM {table} k CROSS JOIN {prefix}statements s "
-                f"WHERE s.seq = k.seq AND k.kind = {param} AND k.value = {param} AND "
-                f"k.broad = {param} AND {where}{skip_narrow}"
-                + "".join(_also_matches(other_related, param, tables)
-                          for _, _, other_related in others)
-            )
-            params += [kind, value, broad, *arm_params, *([False] * len(tables) if broad else [])]
+            row_is, row_params = _of_term("k", kind, value, broad, term_table, param)
+            arm = (f"SELECT k.seq, s.body FROM {table} k CROSS JOIN {prefix}statements s "
+                   f"WHERE s.seq = k.seq AND {row_is} AND {where}")
+            params += [*row_params, *arm_params]
+            if broad:  # skip a broad row whose statement also has a narrow one
+                narrow_is, narrow_params = _of_term("n", kind, value, False, term_table, param)
+                for narrow in tables:
+                    arm += (f" AND NOT EXISTS (SELECT 1 FROM {narrow} n WHERE {narrow_is} "
+                            "AND n.seq = k.seq)")
+                    params += narrow_params
             for other_kind, other_value, other_related in others:
-                params += [other_kind, other_value, *([] if other_related else [False])] * len(
-                    tables)
+                other_is, other_params = _of_term(
+                    "e", other_kind, other_value, None if other_related else False,
+                    term_table, param)
+                found = " OR ".join(f"EXISTS (SELECT 1 FROM {other} e WHERE {other_is} "
+                                    "AND e.seq = k.seq)" for other in tables)
+                arm += f" AND ({found})"
+                params += other_params * len(tables)
+            arms.append(arm)
     sql = f"{' UNION ALL '.join(arms)} ORDER BY 1 {order} LIMIT {param}"
     return sql, [*params, limit + 1]
 
 
-def _also_matches(related: bool, param: str, tables: list[str]) -> str:
-    """The condition that a candidate `k.seq` also matches another filter (its index row may
-    be in any of `tables`)."""
-    narrow = "" if related else f" AND e.broad = {param}"
-    found = " OR ".join(f"EXISTS (SELECT 1 FROM {table} e WHERE e.kind = {param} AND "
-                        f"e.value = {param}{narrow} AND e.seq = k.seq)" for table in tables)
-    return f" AND ({found})"
+def _of_term(
+    alias: str, kind: str, value: str, broad: bool | None, terms: str | None, param: str
+) -> tuple[str, list[Any]]:
+    """The condition that index row `alias` is of (kind, value), narrow or broad as `broad`
+    says (either when None), and its parameters: on the row's own columns, or on its term's
+    number, found in `terms` (a lookup done once per query, before the index walk)."""
+    if terms is None:
+        sql = f"{alias}.kind = {param} AND {alias}.value = {param}"
+        if broad is None:
+            return sql, [kind, value]
+        return f"{sql} AND {alias}.broad = {param}", [kind, value, broad]
+    term = (f"(SELECT term FROM {terms} WHERE kind = {param} AND value = {param} "
+            f"AND broad = {param})")
+    if broad is None:
+        return f"{alias}.term IN ({term}, {term})", [kind, value, False, kind, value, True]
+    return f"{alias}.term = {term}", [kind, value, broad]
 
 
 def _row_conditions(
