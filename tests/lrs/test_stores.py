@@ -613,24 +613,3 @@ def test_the_log_is_synced_before_statements_are_acknowledged(
         assert stores.statements.get(statement_id, tenant="caen")["id"] == statement_id
     with contextlib.closing(sqlite3.connect(log.with_name("caen.sqlite"))) as db:
         assert db.execute("SELECT count(*) FROM statements").fetchone() == (3,)
-
-
-@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-def test_the_id_index_is_read_into_memory_when_a_store_opens(
-    backend: LrsBackend, caplog: pytest.LogCaptureFixture
-) -> None:
-    """Opening an embedded store reads its index of statement ids once, in a thread of its
-    own (writes look ids up there at random: a cold index is a disk read per statement); a
-    store closed before the end of that read stops it."""
-    stores = backend.open()
-    stores.statements.insert([s.viewed(n) for n in range(30)], tenant="caen")
-    stores.close()
-    caplog.set_level("INFO", logger="vigie.lrs.sqlite_store")
-    stores = backend.open()
-    try:
-        database = stores.statements._database("caen")  # type: ignore[attr-defined]
-        database.warming.join(10)
-        assert "read the id index of" in caplog.text and "(30 statements)" in caplog.text
-    finally:
-        stores.close()
-    assert not database.warming.is_alive()

@@ -48,9 +48,8 @@ import logging
 import os
 import sqlite3
 import threading
-import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import closing, contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -125,8 +124,6 @@ CREATE TABLE IF NOT EXISTS attachments (
 """.format(index_tables="".join(f"{table};\n" for table in _INDEX_TABLES))
 
 
-#: SQLite's name of the index of `statements.id` (its UNIQUE constraint).
-_ID_INDEX = "sqlite_autoindex_statements_1"
 #: A checkpoint is due after this many statements or commits of the process (a batch of 100
 #: statements writes about 400 pages to the WAL, a single statement about 15).
 _CHECKPOINT_STATEMENTS = 2_000
@@ -207,29 +204,6 @@ def _record_terms(db: sqlite3.Connection) -> None:
                        f"FROM former_{table} f JOIN terms t USING (kind, value, broad) "
                        f"ORDER BY {order}")
             db.execute(f"DROP TABLE former_{table}")
-
-
-def _warm_id_index(db: sqlite3.Connection, path: Path) -> None:
-    """Reads the index of statements by id once, in order, so that the operating system keeps
-    it in memory (as PostgreSQL's `pg_prewarm` does for its buffers).
-
-    Why: every statement written looks its id up in that index and is inserted into it, and
-    ids sent by clients are random. Once a store holds millions of statements, a server just
-    started reads each leaf it meets from disk, at random: measured on 10 million statements,
-    a store-level batch insert ran at 4,300-5,400 statements/s before the index was cached and
-    9,700-9,900/s after. Read in order, the whole index (some 45 bytes per statement: 470 MB
-    at 10 million) takes seconds, in this thread, on a connection of its own (`db`, closed
-    here; interrupted when the store closes first), while the server already answers."""
-    started = time.perf_counter()
-    try:
-        with closing(db):
-            (count,) = db.execute(
-                f"SELECT count(id) FROM statements INDEXED BY {_ID_INDEX}").fetchone()
-    except sqlite3.Error as exc:  # interrupted by `close`
-        log.info("the id index of %s was not read into memory: %s", path, exc)
-        return
-    log.info("read the id index of %s into memory (%d statements) in %.1f s",
-             path, count, time.perf_counter() - started)
 
 
 class _Terms:
@@ -344,10 +318,6 @@ class _TenantDatabase:
         self.pending = self.writer.execute("SELECT count(*) FROM pending_keys").fetchone()[0]
         self.local = threading.local()
         self.readers: list[sqlite3.Connection] = []
-        self.warmer = sqlite3.connect(path, check_same_thread=False)
-        self.warming = threading.Thread(target=_warm_id_index, args=(self.warmer, path),
-                                        daemon=True, name=f"vigie-lrs-warm-{path.stem}")
-        self.warming.start()
 
     def wrote(self, statements: int, index_rows: int) -> None:
         """Counts a commit of the writer (called after the writer lock is released) and moves
@@ -426,8 +396,7 @@ class _TenantDatabase:
     def make_durable(self) -> None:
         """Syncs the log, so that every transaction committed in it so far is on disk (see
         the module's docstring). A log that is new since the last call also gets its folder
-        synced, so that its name is on disk too (a commit that does not sync leaves that to
-        SQLite's next sync, at a checkpoint)."""
+        synced, which records its name: SQLite would sync it only at the first checkpoint."""
         log_file = os.open(self.log_path, os.O_RDONLY)
         try:
             inode = os.fstat(log_file).st_ino
@@ -452,10 +421,6 @@ class _TenantDatabase:
         return connection
 
     def close(self) -> None:
-        while self.warming.is_alive():  # until the warming query has started, and stopped
-            with suppress(sqlite3.ProgrammingError):  # closed meanwhile
-                self.warmer.interrupt()
-            self.warming.join(0.01)
         with self.lock:
             for connection in [self.writer, *self.readers]:
                 connection.close()
