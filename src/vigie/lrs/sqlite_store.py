@@ -396,7 +396,8 @@ class _TenantDatabase:
     def make_durable(self) -> None:
         """Syncs the log, so that every transaction committed in it so far is on disk (see
         the module's docstring). A log that is new since the last call also gets its folder
-        synced, which records its name: SQLite would sync it only at the first checkpoint."""
+        synced, so that its name is on disk too (a commit that does not sync leaves that to
+        SQLite's next sync, at a checkpoint)."""
         log_file = os.open(self.log_path, os.O_RDONLY)
         try:
             inode = os.fstat(log_file).st_ino
