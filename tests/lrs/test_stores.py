@@ -613,3 +613,26 @@ def test_the_log_is_synced_before_statements_are_acknowledged(
         assert stores.statements.get(statement_id, tenant="caen")["id"] == statement_id
     with contextlib.closing(sqlite3.connect(log.with_name("caen.sqlite"))) as db:
         assert db.execute("SELECT count(*) FROM statements").fetchone() == (3,)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_reopened_store_numbers_known_terms_without_a_query(backend: LrsBackend) -> None:
+    """The embedded store's writer reads the numbers of the stored index terms when it opens
+    the store: writing statements of known agents, activities and verbs then asks nothing of
+    the `terms` table (a new term is still numbered, once)."""
+    stores = backend.open()
+    stores.statements.insert([s.viewed(n) for n in range(3)], tenant="caen")
+    stores.close()
+    stores = backend.open()
+    try:
+        database = stores.statements._database("caen")  # type: ignore[attr-defined]
+        asked: list[str] = []
+        database.writer.set_trace_callback(asked.append)
+        stores.statements.insert([s.viewed(n) for n in range(3)], tenant="caen")
+        assert not [sql for sql in asked if "terms" in sql]
+        novel = {**s.viewed(1), "object": {"id": "http://x.example/a/new"}}
+        [novel_id] = stores.statements.insert([novel], tenant="caen")
+        assert len([sql for sql in asked if "INSERT OR IGNORE INTO terms" in sql]) == 1
+        assert ids_of(stores, activity="http://x.example/a/new") == [novel_id]
+    finally:
+        stores.close()
