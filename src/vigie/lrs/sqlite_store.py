@@ -234,16 +234,18 @@ class _Terms:
              ) -> list[tuple[int, int]]:
         """(seq, term) rows of index rows (kind, value, broad, seq), numbering new terms."""
         known, fresh = self.known, self.fresh
-        for kind, value, broad, _ in keys:
+        rows: list[tuple[int, int]] = []
+        for kind, value, broad, seq in keys:
             term = (kind, value, broad)
-            if term not in known and term not in fresh:
+            number = known.get(term) or fresh.get(term)
+            if number is None:  # a term numbered once, by whichever process meets it first
                 db.execute("INSERT OR IGNORE INTO terms (kind, value, broad) VALUES (?, ?, ?)",
-                           (kind, value, broad))
-                fresh[term] = db.execute(
+                           term)
+                number = fresh[term] = db.execute(
                     "SELECT term FROM terms WHERE kind = ? AND value = ? AND broad = ?",
-                    (kind, value, broad)).fetchone()[0]
-        return [(seq, known.get((kind, value, broad)) or fresh[kind, value, broad])
-                for kind, value, broad, seq in keys]
+                    term).fetchone()[0]
+            rows.append((seq, number))
+        return rows
 
     def keep(self) -> None:
         """The transaction that numbered the fresh terms committed."""
